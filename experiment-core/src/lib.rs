@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+
+pub mod bus;
+pub mod cache;
+mod error;
+pub mod memory;
+pub mod model;
+pub mod notify;
+pub mod seed;
+pub mod source;
+pub mod store;
+pub mod template;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use bus::{Delivery, EventBus, EventBusExt, Record, Subscription};
+pub use cache::{Cache, CacheExt};
+pub use error::{BoxError, Error, Result};
+pub use notify::{Notifier, Receipt};
+pub use source::{Batch, Skipped, Source};
+pub use store::Store;

@@ -1,0 +1,162 @@
+//! The `Store` port: durable data (securities, bars, quotes, state snapshots, rules, alerts and
+//! the notification outbox).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    Alert, AlertRule, DailyBar, DeliveryOutcome, Notification, NotificationKey, Quote, RuleId,
+    Security, SecurityCode,
+};
+use crate::Result;
+
+/// What an upsert did, record by record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UpsertCount {
+    /// Records that did not exist.
+    pub inserted: usize,
+    /// Records that existed with different content and were replaced.
+    pub updated: usize,
+    /// Records that existed with the same content.
+    pub unchanged: usize,
+}
+
+/// A page of a list ordered by natural key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Return items strictly after this key (the last key of the previous page).
+    pub after: Option<String>,
+    /// At most this many items.
+    pub limit: usize,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            after: None,
+            limit: 100,
+        }
+    }
+}
+
+/// Which alerts to list. Results are newest first (by `triggered_at`, then id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertQuery {
+    /// Only this security.
+    pub code: Option<SecurityCode>,
+    /// Only this rule.
+    pub rule: Option<RuleId>,
+    /// Only alerts triggered strictly before this instant (for paging back in time).
+    pub before: Option<DateTime<Utc>>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl Default for AlertQuery {
+    fn default() -> Self {
+        AlertQuery {
+            code: None,
+            rule: None,
+            before: None,
+            limit: 100,
+        }
+    }
+}
+
+/// A worker's saved per-key state (e.g. one code's indicator state) and the log positions it
+/// covers, so a new owner restores it and replays only what came after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateSnapshot {
+    /// Next offset to process, by `topic/partition`.
+    pub offsets: BTreeMap<String, u64>,
+    /// The state itself.
+    pub data: serde_json::Value,
+    /// When it was saved.
+    pub saved_at: DateTime<Utc>,
+}
+
+/// Durable storage for everything the services keep.
+///
+/// # Contract
+/// - **Idempotent upserts on natural keys**: securities by code, daily bars by (code, date),
+///   quotes by code, rules by id, alerts by id, notifications by key. Writing the same record
+///   twice leaves one record; the returned [`UpsertCount`] says what happened.
+/// - **Ordering**: `daily_bars` ascending by date within the inclusive range; `securities` by
+///   code; `alerts` newest first.
+/// - **Quotes** keep the newest by `exchange_time`: an older snapshot never replaces a newer one.
+/// - **Outbox**: `record_alert` stores an alert and its notifications atomically and only once
+///   per alert id (returns `false`, writing nothing, when the alert exists).
+///   `claim_notifications` hands out pending notifications due at `now` and hides them for
+///   `lease`, so concurrent senders do not take the same one; an unfinished claim becomes due
+///   again when the lease ends. `complete_notification` records the outcome and counts the attempt.
+/// - Reads see every write that returned before them.
+///
+/// # Errors
+/// `NotFound` for `delete_rule` and `complete_notification` on a missing key; `InvalidInput`
+/// for an invalid record (a daily bar whose OHLC is inconsistent, a zero limit, `from > to`);
+/// `Decode` for a stored record that cannot be read; `Unavailable` when the backend fails.
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Inserts or replaces security profiles.
+    async fn upsert_securities(&self, securities: &[Security]) -> Result<UpsertCount>;
+    /// One security's profile.
+    async fn security(&self, code: &SecurityCode) -> Result<Option<Security>>;
+    /// Profiles ordered by code.
+    async fn securities(&self, page: &Page) -> Result<Vec<Security>>;
+
+    /// Inserts or replaces daily bars (validated first; one invalid bar rejects the call).
+    async fn upsert_daily_bars(&self, bars: &[DailyBar]) -> Result<UpsertCount>;
+    /// One security's bars with `from <= date <= to`, ascending.
+    async fn daily_bars(
+        &self,
+        code: &SecurityCode,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DailyBar>>;
+
+    /// Keeps `quote` as the code's latest if it is newer than the stored one. Returns whether
+    /// it was kept.
+    async fn put_quote(&self, quote: &Quote) -> Result<bool>;
+    /// The latest quote of a code.
+    async fn quote(&self, code: &SecurityCode) -> Result<Option<Quote>>;
+
+    /// Saves a state snapshot under `key`, replacing the previous one.
+    async fn put_state(&self, key: &str, state: &StateSnapshot) -> Result<()>;
+    /// The state snapshot saved under `key`.
+    async fn state(&self, key: &str) -> Result<Option<StateSnapshot>>;
+
+    /// Inserts or replaces a rule.
+    async fn upsert_rule(&self, rule: &AlertRule) -> Result<UpsertCount>;
+    /// One rule.
+    async fn rule(&self, id: &RuleId) -> Result<Option<AlertRule>>;
+    /// Every rule, ordered by id.
+    async fn rules(&self) -> Result<Vec<AlertRule>>;
+    /// Deletes a rule; `NotFound` if it does not exist.
+    async fn delete_rule(&self, id: &RuleId) -> Result<()>;
+
+    /// Records an alert and its notifications atomically, once per alert id.
+    async fn record_alert(&self, alert: &Alert, notifications: &[Notification]) -> Result<bool>;
+    /// Alerts matching `query`, newest first.
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>>;
+
+    /// Claims up to `limit` pending notifications due at `now`, hiding them for `lease`.
+    async fn claim_notifications(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Notification>>;
+    /// One notification.
+    async fn notification(&self, key: &NotificationKey) -> Result<Option<Notification>>;
+    /// Records the outcome of a delivery attempt and returns the updated notification.
+    async fn complete_notification(
+        &self,
+        key: &NotificationKey,
+        outcome: &DeliveryOutcome,
+    ) -> Result<Notification>;
+}

@@ -1,0 +1,7 @@
+#![doc = include_str!("../README.md")]
+
+mod new_low;
+mod sma;
+
+pub use new_low::{new_low, NewLow};
+pub use sma::{sma, Sma};

@@ -1,0 +1,146 @@
+//! The seed's indicator: a new low within a time window.
+
+use std::collections::VecDeque;
+
+/// Streaming "new low within a window": for each bar, whether its low is strictly below every
+/// low of the earlier bars that started within `window` seconds before it.
+///
+/// Warm-up: `None` until the history spans the whole window (the first bar seen is at least
+/// `window` seconds older than the current one), so a fresh start never reports a false new low.
+/// O(1) amortised per update (a monotonic queue of lows).
+#[derive(Debug, Clone)]
+pub struct NewLow {
+    window: i64,
+    first: Option<i64>,
+    // (time, low), increasing in both: the front is the lowest low still in the window.
+    lows: VecDeque<(i64, f64)>,
+}
+
+impl NewLow {
+    /// A detector over `window_secs` seconds (3600 for the seed's one-hour window).
+    ///
+    /// # Panics
+    /// If `window_secs` is not positive.
+    pub fn new(window_secs: i64) -> Self {
+        assert!(window_secs > 0, "window must be positive");
+        NewLow {
+            window: window_secs,
+            first: None,
+            lows: VecDeque::new(),
+        }
+    }
+
+    fn evaluate(&self, time: i64, low: f64) -> Option<bool> {
+        let first = self.first?;
+        if time - first < self.window {
+            return None;
+        }
+        let prior = self
+            .lows
+            .iter()
+            .find(|(t, _)| *t > time - self.window)
+            .map(|(_, l)| *l);
+        // No earlier bar inside the window (a gap in the data) means nothing to compare with.
+        prior.map(|p| low < p)
+    }
+
+    /// Adds a closed bar (start time in epoch seconds, its low); returns whether it is a new low.
+    /// Bars must come in time order; an out-of-order bar is ignored and yields `None`.
+    pub fn update(&mut self, time: i64, low: f64) -> Option<bool> {
+        if self.lows.back().is_some_and(|(t, _)| *t >= time) {
+            return None;
+        }
+        let out = self.evaluate(time, low);
+        self.first.get_or_insert(time);
+        while self
+            .lows
+            .front()
+            .is_some_and(|(t, _)| *t <= time - self.window)
+        {
+            self.lows.pop_front();
+        }
+        while self.lows.back().is_some_and(|(_, l)| *l >= low) {
+            self.lows.pop_back();
+        }
+        self.lows.push_back((time, low));
+        out
+    }
+
+    /// What `update` would return for a forming bar, without committing it.
+    pub fn peek(&self, time: i64, low: f64) -> Option<bool> {
+        if self.lows.back().is_some_and(|(t, _)| *t >= time) {
+            return None;
+        }
+        self.evaluate(time, low)
+    }
+
+    /// Forgets every bar.
+    pub fn reset(&mut self) {
+        self.first = None;
+        self.lows.clear();
+    }
+}
+
+/// [`NewLow`] over slices of bar times and lows (equal lengths; extra items are ignored).
+///
+/// ```
+/// // one-minute bars, two-minute window
+/// let t = [0, 60, 120, 180, 240];
+/// let low = [10.0, 9.0, 9.5, 8.0, 8.5];
+/// assert_eq!(
+///     experiment_indicators::new_low(&t, &low, 120),
+///     vec![None, None, Some(false), Some(true), Some(false)]
+/// );
+/// ```
+pub fn new_low(times: &[i64], lows: &[f64], window_secs: i64) -> Vec<Option<bool>> {
+    let mut n = NewLow::new(window_secs);
+    times
+        .iter()
+        .zip(lows)
+        .map(|(t, l)| n.update(*t, *l))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn matches_a_naive_scan(lows in proptest::collection::vec(1f64..100.0, 1..80), window_bars in 1i64..10) {
+            let times: Vec<i64> = (0..lows.len() as i64).map(|i| i * 60).collect();
+            let window = window_bars * 60;
+            let out = new_low(&times, &lows, window);
+            for i in 0..lows.len() {
+                let t = times[i];
+                let expected = if t - times[0] < window {
+                    None
+                } else {
+                    let prior: Vec<f64> = (0..i).filter(|&j| times[j] > t - window).map(|j| lows[j]).collect();
+                    prior.iter().cloned().reduce(f64::min).map(|m| lows[i] < m)
+                };
+                prop_assert_eq!(out[i], expected, "bar {}", i);
+            }
+        }
+
+        #[test]
+        fn peek_equals_update(lows in proptest::collection::vec(1f64..100.0, 1..40)) {
+            let mut n = NewLow::new(300);
+            for (i, l) in lows.iter().enumerate() {
+                let t = i as i64 * 60;
+                prop_assert_eq!(n.peek(t, *l), n.clone().update(t, *l));
+                n.update(t, *l);
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_order_bars_are_ignored() {
+        let mut n = NewLow::new(120);
+        n.update(0, 10.0);
+        n.update(120, 11.0);
+        assert_eq!(n.update(60, 1.0), None);
+        assert_eq!(n.update(180, 10.5), Some(true));
+    }
+}

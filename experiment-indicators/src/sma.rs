@@ -1,0 +1,127 @@
+//! Simple moving average.
+
+use std::collections::VecDeque;
+
+/// Streaming simple moving average over `period` values.
+///
+/// Warm-up: `None` for the first `period - 1` updates. Keeps a running sum, so an update is
+/// O(1); the sum is recomputed from the window every `period` updates so floating-point
+/// drift cannot accumulate over long series.
+#[derive(Debug, Clone)]
+pub struct Sma {
+    period: usize,
+    window: VecDeque<f64>,
+    sum: f64,
+    since_resum: usize,
+}
+
+impl Sma {
+    /// An SMA over `period` values.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        assert!(period > 0, "SMA period must be positive");
+        Sma {
+            period,
+            window: VecDeque::with_capacity(period + 1),
+            sum: 0.0,
+            since_resum: 0,
+        }
+    }
+
+    /// Adds a closed value and returns the average, once defined.
+    pub fn update(&mut self, value: f64) -> Option<f64> {
+        self.window.push_back(value);
+        self.sum += value;
+        if self.window.len() > self.period {
+            let old = self.window.pop_front().unwrap_or_default();
+            self.sum -= old;
+        }
+        self.since_resum += 1;
+        if self.since_resum >= self.period {
+            self.sum = self.window.iter().sum();
+            self.since_resum = 0;
+        }
+        self.value()
+    }
+
+    /// The average a forming value would give, without committing it.
+    pub fn peek(&self, value: f64) -> Option<f64> {
+        let len = self.window.len() + 1;
+        if len < self.period {
+            return None;
+        }
+        let dropped = if len > self.period {
+            self.window.front().copied().unwrap_or_default()
+        } else {
+            0.0
+        };
+        Some((self.sum + value - dropped) / self.period as f64)
+    }
+
+    /// The current average, once defined.
+    pub fn value(&self) -> Option<f64> {
+        (self.window.len() == self.period).then(|| self.sum / self.period as f64)
+    }
+
+    /// Forgets every value.
+    pub fn reset(&mut self) {
+        self.window.clear();
+        self.sum = 0.0;
+        self.since_resum = 0;
+    }
+}
+
+/// SMA over a slice: one output per input, `None` during warm-up.
+///
+/// ```
+/// let out = experiment_indicators::sma(&[1.0, 2.0, 3.0, 4.0], 3);
+/// assert_eq!(out, vec![None, None, Some(2.0), Some(3.0)]);
+/// ```
+pub fn sma(values: &[f64], period: usize) -> Vec<Option<f64>> {
+    let mut s = Sma::new(period);
+    values.iter().map(|v| s.update(*v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn warm_up_and_values() {
+        let out = sma(&[2.0, 4.0, 6.0, 8.0, 10.0], 2);
+        assert_eq!(out, vec![None, Some(3.0), Some(5.0), Some(7.0), Some(9.0)]);
+    }
+
+    proptest! {
+        #[test]
+        fn peek_equals_update(values in proptest::collection::vec(-1e6f64..1e6, 1..60), period in 1usize..10) {
+            let mut s = Sma::new(period);
+            for v in values {
+                let peeked = s.peek(v);
+                let mut c = s.clone();
+                prop_assert_eq!(peeked.map(f64::to_bits).is_some(), c.update(v).is_some());
+                let updated = s.update(v);
+                match (peeked, updated) {
+                    (Some(a), Some(b)) => prop_assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0)),
+                    (a, b) => prop_assert_eq!(a, b),
+                }
+            }
+        }
+
+        #[test]
+        fn matches_naive_mean(values in proptest::collection::vec(-1e6f64..1e6, 1..80), period in 1usize..12) {
+            let out = sma(&values, period);
+            for (i, o) in out.iter().enumerate() {
+                if i + 1 < period {
+                    prop_assert!(o.is_none());
+                } else {
+                    let naive: f64 = values[i + 1 - period..=i].iter().sum::<f64>() / period as f64;
+                    prop_assert!((o.unwrap() - naive).abs() <= 1e-6 * naive.abs().max(1.0));
+                }
+            }
+        }
+    }
+}

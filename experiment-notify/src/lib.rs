@@ -1,0 +1,5 @@
+#![doc = include_str!("../README.md")]
+
+mod outbox;
+
+pub use outbox::{OutboxSender, RetryPolicy, SendReport};

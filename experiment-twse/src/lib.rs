@@ -1,0 +1,5 @@
+#![doc = include_str!("../README.md")]
+
+pub mod roc;
+
+pub use roc::{parse_roc_date, RocDateError};
