@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+mod error;
+pub mod parse;
 pub mod roc;
 
+pub use error::{Error, Result};
 pub use roc::{parse_roc_date, RocDateError};
