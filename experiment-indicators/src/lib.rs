@@ -3,5 +3,5 @@
 mod new_low;
 mod sma;
 
-pub use new_low::{new_low, NewLow};
+pub use new_low::{new_low, parse_window, NewLow};
 pub use sma::{sma, Sma};

@@ -81,6 +81,36 @@ impl NewLow {
     }
 }
 
+/// Reads a window length such as `30m`, `1h`, `7d` (minutes, hours, days) into seconds.
+///
+/// ```
+/// assert_eq!(experiment_indicators::parse_window("1h"), Ok(3600));
+/// assert!(experiment_indicators::parse_window("1y").is_err());
+/// ```
+///
+/// # Errors
+/// A message saying what was expected.
+pub fn parse_window(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("'{text}': expected a number followed by m, h or d, e.g. 1h"))?;
+    let secs = match unit {
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("'{text}': unit must be m, h or d")),
+    };
+    if n <= 0 || n > 3_650 * 86_400 / secs {
+        return Err(format!(
+            "'{text}': window must be positive and at most ten years"
+        ));
+    }
+    Ok(n * secs)
+}
+
 /// [`NewLow`] over slices of bar times and lows (equal lengths; extra items are ignored).
 ///
 /// ```

@@ -11,7 +11,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The exchange's security filter answered with its block page (an HTML page with HTTP 200
     /// or 307). Slow down for a long time; retrying soon makes it worse.
-    #[error("blocked by {endpoint}'s security filter (error code {code}); back off for {backoff:?}")]
+    #[error(
+        "blocked by {endpoint}'s security filter (error code {code}); back off for {backoff:?}"
+    )]
     Blocked {
         /// The endpoint that answered.
         endpoint: String,

@@ -57,7 +57,11 @@ pub fn check_block_page(endpoint: &str, body: &[u8]) -> Result<()> {
     let code = text
         .split("錯誤代碼：")
         .nth(1)
-        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect::<String>())
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "unknown".into());
     Err(Error::Blocked {
@@ -122,8 +126,8 @@ fn cell(row: &[serde_json::Value], i: usize) -> String {
 pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<Parsed<DailyBar>> {
     const EP: &str = "STOCK_DAY";
     check_block_page(EP, body)?;
-    let table: ClassicTable =
-        serde_json::from_slice(body).map_err(|e| malformed(EP, format!("not the expected JSON: {e}")))?;
+    let table: ClassicTable = serde_json::from_slice(body)
+        .map_err(|e| malformed(EP, format!("not the expected JSON: {e}")))?;
     if table.stat.trim() == NO_DATA_STAT {
         return Ok(Parsed::default());
     }
@@ -161,10 +165,19 @@ pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<P
     );
     let mut out = Parsed::default();
     for (i, row) in table.data.iter().enumerate() {
-        let where_ = || format!("STOCK_DAY {code} {asked} row {} ({})", i + 1, cell(row, c_date));
+        let where_ = || {
+            format!(
+                "STOCK_DAY {code} {asked} row {} ({})",
+                i + 1,
+                cell(row, c_date)
+            )
+        };
         let skip = |out: &mut Parsed<DailyBar>, reason: String| {
             tracing::warn!(location = %where_(), %reason, "skipping row");
-            out.skipped.push(Skipped { location: where_(), reason });
+            out.skipped.push(Skipped {
+                location: where_(),
+                reason,
+            });
         };
         let date = match parse_roc_date(&cell(row, c_date)) {
             Ok(d) => d,

@@ -8,7 +8,11 @@ use proptest::prelude::*;
 use rust_decimal::Decimal;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn tsmc() -> SecurityCode {
@@ -76,7 +80,11 @@ fn stock_day_with_the_2025_note_column_and_a_no_trade_row() {
     assert_eq!(p.items.len(), 1);
     assert_eq!(p.items[0].close.to_string(), "10.20");
     assert_eq!(p.skipped.len(), 2);
-    assert!(p.skipped[0].location.contains("row 2 (114/12/02)"), "{:?}", p.skipped);
+    assert!(
+        p.skipped[0].location.contains("row 2 (114/12/02)"),
+        "{:?}",
+        p.skipped
+    );
     assert!(p.skipped[0].reason.contains("no trade"));
     assert!(p.skipped[1].reason.contains("low"), "{:?}", p.skipped[1]);
 }
@@ -93,7 +101,10 @@ fn the_block_page_is_recognised_by_content() {
     let err = stock_day(&body, &tsmc(), ymd(2025, 5, 1)).unwrap_err();
     assert!(matches!(err, Error::Blocked { .. }));
     assert!(check_block_page("x", b"{\"stat\":\"OK\"}").is_ok());
-    assert!(matches!(check_block_page("x", b"<html>maintenance</html>"), Err(Error::Malformed { .. })));
+    assert!(matches!(
+        check_block_page("x", b"<html>maintenance</html>"),
+        Err(Error::Malformed { .. })
+    ));
 }
 
 proptest! {

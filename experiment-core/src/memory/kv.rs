@@ -141,6 +141,11 @@ impl<B: KvBackend> KvStore<B> {
         }
     }
 
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
     async fn run<R: Send + 'static>(
         &self,
         write: bool,

@@ -1,0 +1,391 @@
+//! The worker's testable pieces: turn deliveries into stored data, alerts and outbox entries.
+//!
+//! For each delivery the worker decodes the event (our envelope, or the original services'
+//! `asset.info.view.v1` messages), writes it to the store idempotently, evaluates the alert
+//! rules that watch the code, records alerts together with their notifications (the outbox),
+//! and only then acks. A delivery that cannot be decoded or is invalid is logged with its
+//! position and skipped; a transient store failure is nacked and retried after a backoff.
+//!
+//! Rules: until the rule language lands, the worker evaluates the seed's rule,
+//! `new_low(WINDOW)` (e.g. `new_low(1h)`, `new_low(7d)`) on daily bars, with the rule's
+//! trigger options (cooldown, expiry, quiet hours, once, message template). Other expressions
+//! are reported by [`Worker::load_rules`] and not evaluated.
+//!
+//! The standalone `experiment-worker` service binary comes with the Kafka adapter; until then
+//! the all-in-one `experiment` CLI wires this library to the in-memory bus.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use experiment_core::bus::{Delivery, Subscription};
+use experiment_core::model::{
+    Alert, AlertId, AlertRule, DailyBar, Event, Notification, Payload, RuleId, SecurityCode,
+    TriggerFrequency, MARKET_TZ,
+};
+use experiment_core::seed::{AssetInfoView, SEED_TOPIC};
+use experiment_core::template::{alert_value, Template, ALERT_PLACEHOLDERS};
+use experiment_core::{Cache, CacheExt, Result, Store};
+use experiment_indicators::{parse_window, NewLow};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use tokio::sync::Mutex;
+
+/// The message used when a rule has none.
+pub const DEFAULT_MESSAGE: &str = "{{code}} {{name}}: {{rule}} (close {{close}}, {{change_pct}}%)";
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How long the latest quote of a code stays in the shared cache. Default 1 day.
+    pub quote_ttl: Duration,
+    /// First wait after a transient failure; doubles up to `max_backoff`. Default 200 ms.
+    pub min_backoff: Duration,
+    /// Longest wait after repeated transient failures. Default 30 s.
+    pub max_backoff: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            quote_ttl: Duration::from_secs(86_400),
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What happened to one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Processed and acked; `alerts` new alerts were recorded.
+    Processed {
+        /// New alerts recorded.
+        alerts: usize,
+    },
+    /// Not usable (undecodable, invalid): logged and acked so the stream goes on.
+    Skipped {
+        /// Where and why.
+        reason: String,
+    },
+    /// A transient failure: nacked, to be redelivered.
+    Retry {
+        /// The error.
+        reason: String,
+    },
+}
+
+/// Running totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerStats {
+    /// Deliveries processed.
+    pub processed: usize,
+    /// Alerts recorded.
+    pub alerts: usize,
+    /// Deliveries skipped as unusable.
+    pub skipped: usize,
+    /// Deliveries nacked for a retry.
+    pub retried: usize,
+}
+
+#[derive(Debug, Clone)]
+struct CompiledRule {
+    rule: AlertRule,
+    window_secs: i64,
+    template: Template,
+}
+
+#[derive(Debug)]
+struct CodeState {
+    detector: NewLow,
+    last: Option<(NaiveDate, Decimal)>,
+}
+
+/// Consumes deliveries into the store and the outbox.
+#[derive(Debug)]
+pub struct Worker {
+    store: Arc<dyn Store>,
+    cache: Arc<dyn Cache>,
+    config: WorkerConfig,
+    rules: Mutex<Vec<CompiledRule>>,
+    state: Mutex<HashMap<(RuleId, SecurityCode), CodeState>>,
+    stats: Mutex<WorkerStats>,
+}
+
+/// A daily bar's instant: the start of its calendar day in Taipei.
+pub fn bar_time(date: NaiveDate) -> DateTime<Utc> {
+    date.and_time(NaiveTime::MIN)
+        .and_local_timezone(MARKET_TZ)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
+}
+
+impl Worker {
+    /// A worker over `store` and `cache`.
+    pub fn new(store: Arc<dyn Store>, cache: Arc<dyn Cache>, config: WorkerConfig) -> Self {
+        Worker {
+            store,
+            cache,
+            config,
+            rules: Mutex::new(Vec::new()),
+            state: Mutex::new(HashMap::new()),
+            stats: Mutex::new(WorkerStats::default()),
+        }
+    }
+
+    /// (Re)loads the enabled rules from the store. Returns the rules that cannot be evaluated,
+    /// each with the reason; the others are active.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn load_rules(&self) -> Result<Vec<(RuleId, String)>> {
+        let mut active = Vec::new();
+        let mut rejected = Vec::new();
+        for rule in self.store.rules().await?.into_iter().filter(|r| r.enabled) {
+            match compile(&rule) {
+                Ok(c) => active.push(c),
+                Err(reason) => rejected.push((rule.id.clone(), reason)),
+            }
+        }
+        *self.rules.lock().await = active;
+        Ok(rejected)
+    }
+
+    /// Totals so far.
+    pub async fn stats(&self) -> WorkerStats {
+        *self.stats.lock().await
+    }
+
+    /// Handles one delivery and acks or nacks it.
+    pub async fn process(&self, delivery: Delivery) -> Outcome {
+        let outcome = match self.handle(&delivery).await {
+            Ok(alerts) => Outcome::Processed { alerts },
+            Err(e) if e.is_transient() => Outcome::Retry {
+                reason: e.to_string(),
+            },
+            Err(e) => Outcome::Skipped {
+                reason: format!("{}: {e}", delivery.position()),
+            },
+        };
+        let mut stats = self.stats.lock().await;
+        match &outcome {
+            Outcome::Processed { alerts } => {
+                stats.processed += 1;
+                stats.alerts += alerts;
+                delivery.ack();
+            }
+            Outcome::Skipped { reason } => {
+                stats.skipped += 1;
+                tracing::warn!(%reason, "skipping unusable event");
+                delivery.ack();
+            }
+            Outcome::Retry { reason } => {
+                stats.retried += 1;
+                tracing::warn!(position = %delivery.position(), %reason, "transient failure; will retry");
+                delivery.nack();
+            }
+        }
+        outcome
+    }
+
+    /// Processes deliveries until `shutdown` completes. Transient failures back off
+    /// exponentially, so an outage never becomes a tight retry loop.
+    ///
+    /// # Errors
+    /// When the subscription itself fails.
+    pub async fn run(
+        &self,
+        mut subscription: Box<dyn Subscription>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<WorkerStats> {
+        tokio::pin!(shutdown);
+        let mut backoff = self.config.min_backoff;
+        loop {
+            let delivery = tokio::select! {
+                _ = &mut shutdown => break,
+                d = subscription.next() => d?,
+            };
+            if let Outcome::Retry { .. } = self.process(delivery).await {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(self.config.max_backoff);
+            } else {
+                backoff = self.config.min_backoff;
+            }
+        }
+        subscription.close().await?;
+        Ok(self.stats().await)
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Result<usize> {
+        let event = decode(delivery)?;
+        match event.payload {
+            Payload::DailyBar(bar) => {
+                self.store
+                    .upsert_daily_bars(std::slice::from_ref(&bar))
+                    .await?;
+                self.evaluate(&bar, event.time).await
+            }
+            Payload::Quote(q) => {
+                self.store.put_quote(&q).await?;
+                self.cache
+                    .set_latest_quote(&q, Some(self.config.quote_ttl))
+                    .await?;
+                Ok(0)
+            }
+            Payload::Security(s) => {
+                self.store.upsert_securities(&[s]).await?;
+                Ok(0)
+            }
+            // Intraday bars and alerts from other workers need nothing from this worker yet.
+            _ => Ok(0),
+        }
+    }
+
+    async fn evaluate(&self, bar: &DailyBar, at: DateTime<Utc>) -> Result<usize> {
+        let rules = self.rules.lock().await.clone();
+        let mut recorded = 0;
+        for c in rules.iter().filter(|c| c.rule.watches(&bar.code)) {
+            if let Some(alert) = self.check(c, bar, at).await? {
+                recorded += usize::from(self.record(c, alert).await?);
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// Feeds the bar to the rule's per-code state (restoring it from stored history the first
+    /// time, so a restart never starts cold) and builds the alert when it fires.
+    async fn check(
+        &self,
+        c: &CompiledRule,
+        bar: &DailyBar,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Alert>> {
+        let key = (c.rule.id.clone(), bar.code.clone());
+        let mut states = self.state.lock().await;
+        if !states.contains_key(&key) {
+            let mut st = CodeState {
+                detector: NewLow::new(c.window_secs),
+                last: None,
+            };
+            let days = c.window_secs / 86_400 + 2;
+            let from = bar.date - chrono::Duration::days(days);
+            if let Some(to) = bar.date.pred_opt().filter(|to| *to >= from) {
+                for h in self.store.daily_bars(&bar.code, from, to).await? {
+                    st.detector
+                        .update(bar_time(h.date).timestamp(), to_f64(h.low));
+                    st.last = Some((h.date, h.close));
+                }
+            }
+            states.insert(key.clone(), st);
+        }
+        let st = states.get_mut(&key).expect("inserted above");
+        if st.last.is_some_and(|(d, _)| d >= bar.date) {
+            return Ok(None); // a redelivered or late bar: already evaluated
+        }
+        let fired = st
+            .detector
+            .update(bar_time(bar.date).timestamp(), to_f64(bar.low));
+        let previous = st.last.map(|(_, close)| close);
+        st.last = Some((bar.date, bar.close));
+        drop(states);
+        if fired != Some(true) {
+            return Ok(None);
+        }
+        let bar_at = bar_time(bar.date);
+        if c.rule.expires_at.is_some_and(|e| e <= bar_at) {
+            return Ok(None);
+        }
+        let name = self.store.security(&bar.code).await?.map(|s| s.name);
+        let change_pct = previous
+            .filter(|p| !p.is_zero())
+            .map(|p| ((bar.close - p) * Decimal::ONE_HUNDRED / p).round_dp(2));
+        let mut alert = Alert {
+            id: AlertId::derive(&c.rule.id, &bar.code, bar_at),
+            rule_id: c.rule.id.clone(),
+            rule_name: c.rule.name.clone(),
+            code: bar.code.clone(),
+            name,
+            bar_time: bar_at,
+            triggered_at: at,
+            price: Some(bar.close),
+            change_pct,
+            message: String::new(),
+            values: [("low".to_owned(), to_f64(bar.low))].into(),
+            suppressed: c.rule.quiet_hours.is_some_and(|q| q.contains(at)),
+        };
+        alert.message = c.template.render(|p| alert_value(&alert, p));
+        Ok(Some(alert))
+    }
+
+    async fn record(&self, c: &CompiledRule, alert: Alert) -> Result<bool> {
+        if let Some(secs) = c.rule.cooldown_secs.filter(|s| *s > 0) {
+            // The mark holds the alert id, so a redelivered event is recognised as the same
+            // alert rather than blocked by its own cooldown.
+            let key = format!("cooldown:{}:{}", c.rule.id, alert.code);
+            let id = alert.id.to_string();
+            let won = self
+                .cache
+                .set_if_absent(&key, id.as_bytes(), Some(Duration::from_secs(secs)))
+                .await?;
+            if !won && self.cache.get(&key).await?.as_deref() != Some(id.as_bytes()) {
+                return Ok(false);
+            }
+        }
+        let notifications: Vec<Notification> = if alert.suppressed {
+            Vec::new()
+        } else {
+            c.rule
+                .destinations
+                .iter()
+                .map(|d| Notification::pending(alert.clone(), d.clone()))
+                .collect()
+        };
+        let new = self.store.record_alert(&alert, &notifications).await?;
+        if new && c.rule.frequency == TriggerFrequency::Once {
+            let mut rule = c.rule.clone();
+            rule.enabled = false;
+            self.store.upsert_rule(&rule).await?;
+            self.rules.lock().await.retain(|r| r.rule.id != rule.id);
+        }
+        Ok(new)
+    }
+}
+
+fn to_f64(d: Decimal) -> f64 {
+    d.to_f64().unwrap_or(f64::NAN)
+}
+
+fn decode(d: &Delivery) -> Result<Event> {
+    if d.topic.ends_with(SEED_TOPIC) {
+        let view = AssetInfoView::decode(&d.record.payload, &d.position())?;
+        let quote = view.to_quote()?;
+        return Ok(Event::new("seed", quote.received_at, Payload::Quote(quote)));
+    }
+    d.decode_event()
+}
+
+fn compile(rule: &AlertRule) -> std::result::Result<CompiledRule, String> {
+    let expr = rule.expression.trim();
+    let window = expr
+        .strip_prefix("new_low(")
+        .and_then(|r| r.strip_suffix(')'))
+        .ok_or_else(|| {
+            format!("'{expr}': only new_low(WINDOW) is evaluated until the rule language lands")
+        })?;
+    let window_secs = parse_window(window)?;
+    let template = Template::parse(rule.message.as_deref().unwrap_or(DEFAULT_MESSAGE))
+        .map_err(|e| e.to_string())?;
+    template
+        .validate(ALERT_PLACEHOLDERS)
+        .map_err(|e| e.to_string())?;
+    Ok(CompiledRule {
+        rule: rule.clone(),
+        window_secs,
+        template,
+    })
+}

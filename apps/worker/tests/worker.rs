@@ -1,0 +1,305 @@
+//! The worker on in-memory adapters: alerts, idempotency, poison events, seed messages,
+//! restarts, trigger options and transient failures.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
+use experiment_core::bus::{EventBus, EventBusExt, Record, Subscription};
+use experiment_core::memory::{
+    KvBackend, KvStore, MemoryBus, MemoryCache, MemoryKv, MemoryStore, Txn,
+};
+use experiment_core::model::{
+    AlertRule, DailyBar, Event, Payload, QuietHours, RuleId, SecurityCode, TriggerFrequency,
+};
+use experiment_core::store::{AlertQuery, Store};
+use experiment_core::testing::store::bar;
+use experiment_core::{CacheExt, Error, Result};
+use experiment_worker::{Outcome, Worker, WorkerConfig};
+
+const TOPIC: &str = "experiment.bars.daily.v1";
+
+fn day(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 5, d).unwrap()
+}
+
+/// Closes (in hundredths) for May 1..=n; the lows follow the closes.
+fn bars(closes: &[i64]) -> Vec<DailyBar> {
+    closes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| bar("2330", day(i as u32 + 1), *c))
+        .collect()
+}
+
+fn rule(expr: &str) -> AlertRule {
+    let mut r = AlertRule::new(RuleId::new("low3").unwrap(), "3-day low", expr);
+    r.destinations = vec!["slack".into()];
+    r
+}
+
+async fn setup(store: Arc<dyn Store>, r: AlertRule) -> (MemoryBus, Worker, Box<dyn Subscription>) {
+    store.upsert_rule(&r).await.unwrap();
+    let worker = Worker::new(store, Arc::new(MemoryCache::new()), WorkerConfig::default());
+    assert!(worker.load_rules().await.unwrap().is_empty());
+    let bus = MemoryBus::new();
+    let sub = bus
+        .subscribe("workers", &[TOPIC, "asset.info.view.v1"])
+        .await
+        .unwrap();
+    (bus, worker, sub)
+}
+
+async fn publish(bus: &MemoryBus, bars: &[DailyBar]) {
+    for b in bars {
+        let at = Utc.from_utc_datetime(&b.date.and_time(NaiveTime::from_hms_opt(6, 0, 0).unwrap()));
+        bus.publish_event("", &Event::new("test", at, Payload::DailyBar(b.clone())))
+            .await
+            .unwrap();
+    }
+}
+
+async fn drain(worker: &Worker, sub: &mut Box<dyn Subscription>, n: usize) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let d = tokio::time::timeout(std::time::Duration::from_secs(5), sub.next())
+            .await
+            .unwrap()
+            .unwrap();
+        out.push(worker.process(d).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_new_low_raises_one_alert_with_its_notification_even_when_redelivered() {
+    let store = Arc::new(MemoryStore::new());
+    let (bus, worker, mut sub) = setup(store.clone(), rule("new_low(3d)")).await;
+    // lows: 97,98,99,96(new low vs 3 days),100,101
+    let series = bars(&[10000, 10100, 10200, 9900, 10300, 10400]);
+    publish(&bus, &series).await;
+    let out = drain(&worker, &mut sub, series.len()).await;
+    let fired: Vec<usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == Outcome::Processed { alerts: 1 })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(fired, vec![3], "{out:?}");
+    let alerts = store.alerts(&AlertQuery::default()).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].price.unwrap().to_string(), "99.00");
+    assert_eq!(alerts[0].change_pct.unwrap().to_string(), "-2.94");
+    assert!(alerts[0].message.contains("2330"), "{}", alerts[0].message);
+
+    // the same events again (a redelivery after a crash): nothing new
+    publish(&bus, &series).await;
+    let again = drain(&worker, &mut sub, series.len()).await;
+    assert!(
+        again.iter().all(|o| *o == Outcome::Processed { alerts: 0 }),
+        "{again:?}"
+    );
+    assert_eq!(store.alerts(&AlertQuery::default()).await.unwrap().len(), 1);
+    let due = store
+        .claim_notifications(Utc::now(), std::time::Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1, "one notification for one alert");
+}
+
+#[tokio::test]
+async fn a_restarted_worker_restores_state_from_stored_bars() {
+    let store = Arc::new(MemoryStore::new());
+    let series = bars(&[10000, 10100, 10200, 9900]);
+    {
+        let (bus, worker, mut sub) = setup(store.clone(), rule("new_low(3d)")).await;
+        publish(&bus, &series[..3]).await;
+        drain(&worker, &mut sub, 3).await;
+    }
+    // a new worker (new process) sees only the fourth bar: it must still know the history
+    let (bus, worker, mut sub) = setup(store.clone(), rule("new_low(3d)")).await;
+    publish(&bus, &series[3..]).await;
+    assert_eq!(
+        drain(&worker, &mut sub, 1).await,
+        vec![Outcome::Processed { alerts: 1 }]
+    );
+}
+
+#[tokio::test]
+async fn poison_events_are_skipped_with_their_position_and_the_stream_goes_on() {
+    let store = Arc::new(MemoryStore::new());
+    let (bus, worker, mut sub) = setup(store.clone(), rule("new_low(3d)")).await;
+    bus.publish(TOPIC, Record::new("2330", "{\"broken\": "))
+        .await
+        .unwrap();
+    let mut bad = bar("2330", day(2), 10000);
+    bad.low = bad.high + rust_decimal::Decimal::ONE; // decodes, but is not a valid bar
+    bus.publish_event("", &Event::new("t", Utc::now(), Payload::DailyBar(bad)))
+        .await
+        .unwrap();
+    publish(&bus, &bars(&[10000])).await;
+    let out = drain(&worker, &mut sub, 3).await;
+    match &out[0] {
+        Outcome::Skipped { reason } => assert!(
+            reason.contains(&format!("{TOPIC}/")) && reason.contains("cannot decode"),
+            "{reason}"
+        ),
+        o => panic!("{o:?}"),
+    }
+    match &out[1] {
+        Outcome::Skipped { reason } => assert!(reason.contains("low"), "{reason}"),
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(out[2], Outcome::Processed { alerts: 0 });
+    assert_eq!(
+        store
+            .daily_bars(&SecurityCode::new("2330").unwrap(), day(1), day(31))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(worker.stats().await.skipped, 2);
+}
+
+#[tokio::test]
+async fn seed_messages_from_the_original_feeder_update_the_latest_quote() {
+    let store = Arc::new(MemoryStore::new());
+    let cache = Arc::new(MemoryCache::new());
+    let worker = Worker::new(store.clone(), cache.clone(), WorkerConfig::default());
+    let bus = MemoryBus::new();
+    let mut sub = bus.subscribe("w", &["asset.info.view.v1"]).await.unwrap();
+    let value = r#"{"exchange": "TWSE", "code": "2330", "name": "\u53f0\u7a4d\u96fb", "query_time": 1766996046.0, "full_name": "x", "opening_price": "1515.0000", "current_intraday_price": "1530.0000", "highest_price": "1530.0000", "lowest_price": "1510.0000", "updated_time": 1766989800.0}"#;
+    bus.publish(
+        "asset.info.view.v1",
+        Record::new(r#"{"code": "2330"}"#, value),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        drain(&worker, &mut sub, 1).await,
+        vec![Outcome::Processed { alerts: 0 }]
+    );
+    let code = SecurityCode::new("2330").unwrap();
+    let q = cache.latest_quote(&code).await.unwrap().unwrap();
+    assert_eq!(q.last.unwrap().to_string(), "1530.0000");
+    assert_eq!(store.quote(&code).await.unwrap().unwrap().name, "台積電");
+}
+
+#[tokio::test]
+async fn trigger_options_once_quiet_hours_and_bad_rules() {
+    let store = Arc::new(MemoryStore::new());
+    let mut r = rule("new_low(3d)");
+    r.frequency = TriggerFrequency::Once;
+    // the events are stamped 06:00 UTC = 14:00 Taipei: inside these quiet hours
+    r.quiet_hours = Some(QuietHours {
+        start: NaiveTime::from_hms_opt(13, 30, 0).unwrap(),
+        end: NaiveTime::from_hms_opt(15, 0, 0).unwrap(),
+    });
+    let (bus, worker, mut sub) = setup(store.clone(), r.clone()).await;
+    let series = bars(&[10000, 10100, 10200, 9900, 9800]);
+    publish(&bus, &series).await;
+    let out = drain(&worker, &mut sub, series.len()).await;
+    assert_eq!(
+        out.iter()
+            .filter(|o| **o == Outcome::Processed { alerts: 1 })
+            .count(),
+        1,
+        "once: {out:?}"
+    );
+    let alerts = store.alerts(&AlertQuery::default()).await.unwrap();
+    assert!(alerts[0].suppressed);
+    assert!(
+        store
+            .claim_notifications(Utc::now(), std::time::Duration::from_secs(1), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "quiet hours: no delivery"
+    );
+    assert!(
+        !store.rule(&r.id).await.unwrap().unwrap().enabled,
+        "a once rule is disabled after firing"
+    );
+
+    store
+        .upsert_rule(&AlertRule::new(
+            RuleId::new("x").unwrap(),
+            "x",
+            "rsi(14) < 30",
+        ))
+        .await
+        .unwrap();
+    let mut bad_template = rule("new_low(1d)");
+    bad_template.id = RuleId::new("y").unwrap();
+    bad_template.message = Some("{{clsoe}}".into());
+    store.upsert_rule(&bad_template).await.unwrap();
+    let rejected = worker.load_rules().await.unwrap();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert!(rejected
+        .iter()
+        .any(|(id, why)| id.as_str() == "y" && why.contains("unknown placeholder")));
+}
+
+/// A backend whose first two writes fail as an outage would.
+#[derive(Debug, Default)]
+struct FlakyKv {
+    inner: MemoryKv,
+    failures_left: AtomicUsize,
+}
+
+impl KvBackend for FlakyKv {
+    const NAME: &'static str = "flaky";
+    const BLOCKING: bool = false;
+    fn read<R>(&self, f: impl FnOnce(&mut dyn Txn) -> Result<R>) -> Result<R> {
+        self.inner.read(f)
+    }
+    fn write<R>(&self, f: impl FnOnce(&mut dyn Txn) -> Result<R>) -> Result<R> {
+        if self
+            .failures_left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(Error::unavailable("flaky", "connection reset"));
+        }
+        self.inner.write(f)
+    }
+}
+
+#[tokio::test]
+async fn transient_store_failures_are_retried_not_lost() {
+    let store = Arc::new(KvStore::from_backend(FlakyKv::default()));
+    let (bus, worker, sub) = setup(store.clone(), rule("new_low(3d)")).await;
+    store.backend().failures_left.store(2, Ordering::SeqCst);
+    publish(&bus, &bars(&[10000, 10100])).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        worker
+            .run(sub, async {
+                stop_rx.await.ok();
+            })
+            .await
+            .unwrap()
+    });
+    let code = SecurityCode::new("2330").unwrap();
+    let stored = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if store
+                .daily_bars(&code, day(1), day(31))
+                .await
+                .unwrap()
+                .len()
+                == 2
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    stop_tx.send(()).unwrap();
+    let stats = run.await.unwrap();
+    assert!(stored.is_ok(), "bars were lost after transient failures");
+    assert_eq!(stats.retried, 2);
+    assert_eq!(stats.processed, 2);
+}
