@@ -7,11 +7,14 @@ use std::collections::VecDeque;
 ///
 /// Warm-up: `None` until the history spans the whole window (the first bar seen is at least
 /// `window` seconds older than the current one), so a fresh start never reports a false new low.
+/// A gap between two bars longer than the window (missing data, a long suspension) restarts
+/// the warm-up: lows from before the gap say nothing about the window.
 /// O(1) amortised per update (a monotonic queue of lows).
 #[derive(Debug, Clone)]
 pub struct NewLow {
     window: i64,
     first: Option<i64>,
+    last: Option<i64>,
     // (time, low), increasing in both: the front is the lowest low still in the window.
     lows: VecDeque<(i64, f64)>,
 }
@@ -26,11 +29,19 @@ impl NewLow {
         NewLow {
             window: window_secs,
             first: None,
+            last: None,
             lows: VecDeque::new(),
         }
     }
 
+    fn gap_before(&self, time: i64) -> bool {
+        self.last.is_some_and(|l| time - l > self.window)
+    }
+
     fn evaluate(&self, time: i64, low: f64) -> Option<bool> {
+        if self.gap_before(time) {
+            return None;
+        }
         let first = self.first?;
         if time - first < self.window {
             return None;
@@ -47,11 +58,15 @@ impl NewLow {
     /// Adds a closed bar (start time in epoch seconds, its low); returns whether it is a new low.
     /// Bars must come in time order; an out-of-order bar is ignored and yields `None`.
     pub fn update(&mut self, time: i64, low: f64) -> Option<bool> {
-        if self.lows.back().is_some_and(|(t, _)| *t >= time) {
+        if self.last.is_some_and(|t| t >= time) {
             return None;
+        }
+        if self.gap_before(time) {
+            self.reset();
         }
         let out = self.evaluate(time, low);
         self.first.get_or_insert(time);
+        self.last = Some(time);
         while self
             .lows
             .front()
@@ -68,7 +83,7 @@ impl NewLow {
 
     /// What `update` would return for a forming bar, without committing it.
     pub fn peek(&self, time: i64, low: f64) -> Option<bool> {
-        if self.lows.back().is_some_and(|(t, _)| *t >= time) {
+        if self.last.is_some_and(|t| t >= time) {
             return None;
         }
         self.evaluate(time, low)
@@ -77,6 +92,7 @@ impl NewLow {
     /// Forgets every bar.
     pub fn reset(&mut self) {
         self.first = None;
+        self.last = None;
         self.lows.clear();
     }
 }
@@ -138,16 +154,25 @@ mod tests {
 
     proptest! {
         #[test]
-        fn matches_a_naive_scan(lows in proptest::collection::vec(1f64..100.0, 1..80), window_bars in 1i64..10) {
-            let times: Vec<i64> = (0..lows.len() as i64).map(|i| i * 60).collect();
+        fn matches_a_naive_scan(
+            bars in proptest::collection::vec((1f64..100.0, 1i64..4), 1..80),
+            window_bars in 1i64..10,
+        ) {
+            // irregular spacing (1 to 3 minutes) exercises gaps longer than short windows
+            let times: Vec<i64> = bars.iter().scan(0, |t, (_, step)| { *t += step * 60; Some(*t) }).collect();
+            let lows: Vec<f64> = bars.iter().map(|(l, _)| *l).collect();
             let window = window_bars * 60;
             let out = new_low(&times, &lows, window);
+            let mut start = 0; // first bar after the last gap longer than the window
             for i in 0..lows.len() {
                 let t = times[i];
-                let expected = if t - times[0] < window {
+                if i > 0 && t - times[i - 1] > window {
+                    start = i;
+                }
+                let expected = if t - times[start] < window {
                     None
                 } else {
-                    let prior: Vec<f64> = (0..i).filter(|&j| times[j] > t - window).map(|j| lows[j]).collect();
+                    let prior: Vec<f64> = (start..i).filter(|&j| times[j] > t - window).map(|j| lows[j]).collect();
                     prior.iter().cloned().reduce(f64::min).map(|m| lows[i] < m)
                 };
                 prop_assert_eq!(out[i], expected, "bar {}", i);
@@ -163,6 +188,20 @@ mod tests {
                 n.update(t, *l);
             }
         }
+    }
+
+    #[test]
+    fn a_gap_longer_than_the_window_restarts_the_warm_up() {
+        let day = 86_400;
+        let mut n = NewLow::new(7 * day);
+        for (i, low) in [10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0].iter().enumerate() {
+            n.update(i as i64 * day, *low);
+        }
+        // ten years later, a low above everything before the gap: no claim either way
+        let later = 3650 * day;
+        assert_eq!(n.update(later, 100.0), None);
+        assert_eq!(n.update(later + 3 * day, 90.0), None, "still warming up");
+        assert_eq!(n.update(later + 7 * day, 80.0), Some(true));
     }
 
     #[test]

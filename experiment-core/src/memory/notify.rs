@@ -95,15 +95,14 @@ impl Notifier for ConsoleNotifier {
 
     async fn send(&self, n: &Notification) -> Result<Receipt> {
         let a = &n.alert;
-        let line = format!(
-            "[{}] {} {} — {}\n",
-            a.bar_time
-                .with_timezone(&MARKET_TZ)
-                .format("%Y-%m-%d %H:%M"),
-            a.code,
-            a.rule_name,
-            a.message
-        );
+        let local = a.bar_time.with_timezone(&MARKET_TZ);
+        // Daily bars start at midnight Taipei: show their date alone.
+        let when = if local.time() == chrono::NaiveTime::MIN {
+            local.format("%Y-%m-%d").to_string()
+        } else {
+            local.format("%Y-%m-%d %H:%M").to_string()
+        };
+        let line = format!("[{when}] {} {} — {}\n", a.code, a.rule_name, a.message);
         std::io::stdout()
             .lock()
             .write_all(line.as_bytes())

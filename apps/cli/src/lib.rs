@@ -1,0 +1,3 @@
+//! The testable pieces of the `experiment` command.
+
+pub mod demo;

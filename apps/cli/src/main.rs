@@ -1,0 +1,49 @@
+//! `experiment`: the all-in-one command.
+
+use clap::{Parser, Subcommand};
+use experiment_cli::demo::{self, DemoArgs};
+
+/// Experiment watches the Taiwan stock market and tells you when something you care about
+/// happens: crawlers feed events to workers that keep indicators and evaluate your alert
+/// rules, and notifiers deliver the alerts.
+#[derive(Debug, Parser)]
+#[command(name = "experiment", version, propagate_version = true)]
+struct Cli {
+    /// Log filter (tracing's env-filter syntax), e.g. `info` or `experiment_worker=debug`.
+    #[arg(long, env = "EXPERIMENT_LOG", default_value = "warn", global = true)]
+    log: String,
+    /// Write logs as JSON lines.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole pipeline offline on recorded TWSE data: feeder → event bus → worker →
+    /// store and outbox → notifier. Needs no server and no network.
+    Demo(DemoArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .map_err(|e| anyhow::anyhow!("--log '{}': {e}", cli.log))?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
+    match cli.command {
+        Command::Demo(args) => {
+            let report = demo::run(&args).await?;
+            print!("{}", report.render());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,73 @@
+//! The offline demo, as a library call and as the real binary.
+
+use std::process::Command;
+
+use experiment_cli::demo::{run, DemoArgs};
+
+fn args(dir: Option<&std::path::Path>) -> DemoArgs {
+    DemoArgs {
+        data_dir: dir.map(Into::into),
+        window: "7d".into(),
+        no_poison: false,
+    }
+}
+
+#[tokio::test]
+async fn the_demo_runs_the_pipeline_and_a_rerun_records_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = run(&args(Some(dir.path()))).await.unwrap();
+    assert_eq!(first.bars, 31, "20 bars of May 2015 and 11 of May 2025");
+    assert_eq!(first.published, 31);
+    assert_eq!(first.processed, 31);
+    assert_eq!(first.skipped_events.len(), 1, "the injected poison event");
+    assert!(
+        first.skipped_events[0].contains("cannot decode"),
+        "{:?}",
+        first.skipped_events
+    );
+    // 2015-05-15 and 2015-05-21 set new 7-day lows; May 2025 never spans a full window
+    // after the ten-year gap, so it cannot claim one.
+    assert_eq!(first.new_alerts, 2);
+    assert_eq!(first.delivered, 2);
+
+    let second = run(&args(Some(dir.path()))).await.unwrap();
+    assert_eq!(second.new_alerts, 0, "alerts are idempotent across runs");
+    assert_eq!(second.delivered, 0, "nothing is delivered twice");
+    assert_eq!(second.total_alerts, 2);
+}
+
+#[test]
+fn the_binary_prints_the_alerts_and_the_summary() {
+    let out = Command::new(env!("CARGO_BIN_EXE_experiment"))
+        .args(["demo", "--log", "error"])
+        .env_remove("EXPERIMENT_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("[2015-05-15] 2330 new 7d low"), "{stdout}");
+    assert!(stdout.contains("recorded 2 new alerts"), "{stdout}");
+    assert!(
+        stdout.contains("skipped: experiment.bars.daily.v1/"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bad_arguments_fail_with_a_message() {
+    let out = Command::new(env!("CARGO_BIN_EXE_experiment"))
+        .args(["demo", "--window", "1y"])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--window '1y': unit must be m, h or d"),
+        "{stderr}"
+    );
+}
