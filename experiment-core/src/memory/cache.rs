@@ -38,11 +38,24 @@ impl MemoryCache {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Drops expired entries; called on writes so the map does not grow without bound.
-    fn sweep(map: &mut HashMap<String, Entry>, now: Instant) {
+    fn insert(
+        map: &mut HashMap<String, Entry>,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        now: Instant,
+    ) {
+        // Drop expired entries on writes so the map does not grow without bound.
         if map.len() > 1024 {
             map.retain(|_, e| e.live(now));
         }
+        map.insert(
+            key.to_owned(),
+            Entry {
+                value: value.to_vec(),
+                expires: ttl.map(|t| now + t),
+            },
+        );
     }
 }
 
@@ -61,15 +74,7 @@ impl Cache for MemoryCache {
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<()> {
         validate(key, ttl)?;
         let now = Instant::now();
-        let mut map = self.lock();
-        Self::sweep(&mut map, now);
-        map.insert(
-            key.to_owned(),
-            Entry {
-                value: value.to_vec(),
-                expires: ttl.map(|t| now + t),
-            },
-        );
+        Self::insert(&mut self.lock(), key, value, ttl, now);
         Ok(())
     }
 
@@ -80,14 +85,7 @@ impl Cache for MemoryCache {
         if map.get(key).is_some_and(|e| e.live(now)) {
             return Ok(false);
         }
-        Self::sweep(&mut map, now);
-        map.insert(
-            key.to_owned(),
-            Entry {
-                value: value.to_vec(),
-                expires: ttl.map(|t| now + t),
-            },
-        );
+        Self::insert(&mut map, key, value, ttl, now);
         Ok(true)
     }
 

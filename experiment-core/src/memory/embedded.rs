@@ -169,12 +169,25 @@ impl Txn for WriteTxn {
     }
 }
 
+impl ReadTxn {
+    /// The table, or `None` when the file predates it (tables are created on open, but a file
+    /// written by an older build may lack a newer table).
+    fn table(
+        &self,
+        table: Table,
+    ) -> Result<Option<redb::ReadOnlyTable<&'static str, &'static [u8]>>> {
+        match self.0.open_table(def(table)) {
+            Ok(t) => Ok(Some(t)),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
 impl Txn for ReadTxn {
     fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
-        let t = match self.0.open_table(def(table)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(None),
-            Err(e) => return Err(unavailable(e)),
+        let Some(t) = self.table(table)? else {
+            return Ok(None);
         };
         let v = t.get(key).map_err(unavailable)?;
         Ok(v.map(|g| g.value().to_vec()))
@@ -196,12 +209,10 @@ impl Txn for ReadTxn {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>> {
-        let t = match self.0.open_table(def(table)) {
-            Ok(t) => t,
-            Err(TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(unavailable(e)),
-        };
-        scan_table(&t, from, to, reverse, limit)
+        match self.table(table)? {
+            Some(t) => scan_table(&t, from, to, reverse, limit),
+            None => Ok(Vec::new()),
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! The suites are written for shared real servers: every case creates its own topics, groups
 //! and keys (random names), waits with bounded timeouts, and uses no global state.
 //!
-//! ```ignore
+//! ```text
 //! async fn make() -> Option<experiment_core::memory::MemoryBus> {
 //!     Some(experiment_core::memory::MemoryBus::new())
 //! }
