@@ -34,3 +34,14 @@ pub trait Notifier: Send + Sync + fmt::Debug + 'static {
     /// Delivers one notification.
     async fn send(&self, notification: &Notification) -> Result<Receipt>;
 }
+
+#[async_trait]
+impl<T: Notifier + ?Sized> Notifier for std::sync::Arc<T> {
+    fn destination(&self) -> &str {
+        (**self).destination()
+    }
+
+    async fn send(&self, notification: &Notification) -> Result<Receipt> {
+        (**self).send(notification).await
+    }
+}

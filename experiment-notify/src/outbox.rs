@@ -40,12 +40,11 @@ impl RetryPolicy {
     /// Delay before attempt `attempts + 1`, honouring a destination's `Retry-After`, with up to
     /// 25% jitter derived from `seed` (so senders that failed together do not retry together).
     pub fn delay(&self, attempts: u32, retry_after: Option<Duration>, seed: u128) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << attempts.saturating_sub(1).min(20))
-            .min(self.max_delay);
-        let jitter = exp.mul_f64((seed % 1000) as f64 / 4000.0);
-        (exp + jitter).max(retry_after.unwrap_or_default())
+        crate::Backoff {
+            base: self.base_delay,
+            max: self.max_delay,
+        }
+        .delay(attempts, retry_after, seed)
     }
 }
 

@@ -1,3 +1,4 @@
 //! The testable pieces of the `experiment` command.
 
 pub mod demo;
+pub mod notify;

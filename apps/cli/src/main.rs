@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use experiment_cli::demo::{self, DemoArgs};
+use experiment_cli::notify::{self, NotifyCommand};
 
 /// Experiment watches the Taiwan stock market and tells you when something you care about
 /// happens: crawlers feed events to workers that keep indicators and evaluate your alert
@@ -24,6 +25,9 @@ enum Command {
     /// Run the whole pipeline offline on recorded TWSE data: feeder → event bus → worker →
     /// store and outbox → notifier. Needs no server and no network.
     Demo(DemoArgs),
+    /// Delivery: try a destination.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
 }
 
 #[tokio::main]
@@ -44,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
             let report = demo::run(&args).await?;
             print!("{}", report.render());
         }
+        Command::Notify(NotifyCommand::Test(args)) => println!("{}", notify::test(&args).await?),
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ use experiment_core::model::{
     TriggerFrequency, MARKET_TZ,
 };
 use experiment_core::seed::{AssetInfoView, SEED_TOPIC};
-use experiment_core::template::{alert_value, Template, ALERT_PLACEHOLDERS};
+use experiment_core::template::{alert_value, Template};
 use experiment_core::{Cache, CacheExt, Result, Store};
 use experiment_indicators::{parse_window, NewLow};
 use rust_decimal::prelude::ToPrimitive;
@@ -370,6 +370,7 @@ fn decode(d: &Delivery) -> Result<Event> {
 }
 
 fn compile(rule: &AlertRule) -> std::result::Result<CompiledRule, String> {
+    rule.validate().map_err(|e| e.to_string())?;
     let expr = rule.expression.trim();
     let window = expr
         .strip_prefix("new_low(")
@@ -378,10 +379,8 @@ fn compile(rule: &AlertRule) -> std::result::Result<CompiledRule, String> {
             format!("'{expr}': only new_low(WINDOW) is evaluated until the rule language lands")
         })?;
     let window_secs = parse_window(window)?;
+    // Validated above (a custom message) or known good (the default).
     let template = Template::parse(rule.message.as_deref().unwrap_or(DEFAULT_MESSAGE))
-        .map_err(|e| e.to_string())?;
-    template
-        .validate(ALERT_PLACEHOLDERS)
         .map_err(|e| e.to_string())?;
     Ok(CompiledRule {
         rule: rule.clone(),

@@ -169,6 +169,43 @@ impl AlertRule {
         }
     }
 
+    /// Checks what can be checked without the rule language: the message template's
+    /// placeholders (so a typo fails when the rule is saved, not when an alert is sent), the
+    /// destination names and the cooldown. The expression is validated by
+    /// `experiment-indicators`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the field, e.g. `column 13: unknown placeholder '{{clsoe}}'`.
+    pub fn validate(&self) -> Result<()> {
+        if self.name.trim().is_empty() {
+            return Err(Error::invalid("name", "a rule needs a name"));
+        }
+        if self.expression.trim().is_empty() {
+            return Err(Error::invalid("expression", "must not be empty"));
+        }
+        if let Some(message) = &self.message {
+            crate::template::Template::parse(message)?
+                .validate(crate::template::ALERT_PLACEHOLDERS)
+                .map_err(|e| match e {
+                    Error::InvalidInput { reason, .. } => Error::invalid("message", reason),
+                    other => other,
+                })?;
+        }
+        if let Some(d) = self.destinations.iter().find(|d| d.trim().is_empty()) {
+            return Err(Error::invalid(
+                "destinations",
+                format!("'{d}' is not a destination name"),
+            ));
+        }
+        if self.cooldown_secs == Some(0) {
+            return Err(Error::invalid(
+                "cooldown_secs",
+                "must be positive when given",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether the rule watches `code`.
     pub fn watches(&self, code: &SecurityCode) -> bool {
         self.codes.is_empty() || self.codes.contains(code)
@@ -352,6 +389,21 @@ mod tests {
             NotificationKey::derive(a, "slack"),
             NotificationKey::derive(a, "discord")
         );
+    }
+
+    #[test]
+    fn rules_are_validated_at_save_time() {
+        let mut r = AlertRule::new(RuleId::new("r").unwrap(), "R", "rsi(14) < 30");
+        assert!(r.validate().is_ok());
+        r.message = Some("{{code}} at {{clsoe}}".into());
+        let e = r.validate().unwrap_err().to_string();
+        assert!(
+            e.starts_with("invalid message: column 13: unknown placeholder '{{clsoe}}'"),
+            "{e}"
+        );
+        r.message = Some("{{code}} at {{close}}".into());
+        r.cooldown_secs = Some(0);
+        assert!(r.validate().is_err());
     }
 
     #[test]

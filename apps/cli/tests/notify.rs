@@ -1,0 +1,89 @@
+//! `experiment notify test` against a local mock Slack webhook.
+
+use std::process::{Command, Output};
+
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn run(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_experiment"))
+            .args(&args)
+            .env("RUST_BACKTRACE", "0")
+            .env_remove("EXPERIMENT_NOTIFY_URL")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_working_webhook_reports_delivered() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/T/B/SECRET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let url = format!("{}/services/T/B/SECRET", server.uri());
+    let out = run(vec![
+        "notify".into(),
+        "test".into(),
+        "team".into(),
+        "--kind".into(),
+        "slack-webhook".into(),
+        "--url".into(),
+        url,
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("delivered a test alert to 'team'"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_channel_says_permanent_and_hides_the_url() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(410).set_body_string("channel_is_archived"))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("experiment.toml");
+    std::fs::write(&config, format!("[[destinations]]\nname = \"old\"\nkind = \"slack_webhook\"\nurl = \"{}/services/T/B/SECRET\"\n", server.uri())).unwrap();
+    let out = run(vec![
+        "notify".into(),
+        "test".into(),
+        "old".into(),
+        "--config".into(),
+        config.display().to_string(),
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("'old' refused the message permanently")
+            && stderr.contains("channel_is_archived"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+
+    let out = run(vec![
+        "notify".into(),
+        "test".into(),
+        "nope".into(),
+        "--config".into(),
+        config.display().to_string(),
+    ])
+    .await;
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no destination named 'nope'"));
+}

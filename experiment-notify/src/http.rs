@@ -1,0 +1,114 @@
+//! What every HTTP channel shares: the client, and turning responses and transport errors into
+//! the core error kinds without leaking the URL (which often is the secret).
+
+use std::time::Duration;
+
+use experiment_core::Error;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::StatusCode;
+
+/// Default request timeout of the channels (the generic webhook's 3 s included).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Builds the HTTP client used by a channel.
+///
+/// # Errors
+/// [`Error::InvalidInput`] if the TLS backend cannot be initialised.
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(concat!("experiment-notify/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::invalid("http client", e.without_url().to_string()))
+}
+
+/// A transport failure, classified; the URL is stripped because it may hold a token.
+pub(crate) fn transport(destination: &str, e: reqwest::Error, timeout: Duration) -> Error {
+    if e.is_timeout() {
+        return Error::Timeout {
+            after: timeout,
+            during: format!("sending to {destination}"),
+        };
+    }
+    Error::unavailable("http", e.without_url())
+}
+
+/// `Retry-After` as seconds (Slack, Discord and most services send seconds, not dates).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// Classifies a non-success HTTP status: 429 → `RateLimited`, 5xx and 408 → `Unavailable`,
+/// other 4xx → `Rejected` naming the status and the body's first line (bodies are error codes
+/// such as Slack's `channel_not_found`, never secrets).
+pub(crate) fn status_error(
+    destination: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &str,
+) -> Error {
+    let detail = body
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect::<String>();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Error::RateLimited {
+            retry_after: retry_after(headers),
+        };
+    }
+    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+        return Error::unavailable(
+            "http",
+            format!("{destination} answered HTTP {}: {detail}", status.as_u16()),
+        );
+    }
+    Error::Rejected {
+        destination: destination.to_owned(),
+        reason: format!("HTTP {}: {detail}", status.as_u16()),
+    }
+}
+
+/// Truncates to at most `max` characters, ending with `…` when cut. Never splits a character.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_characters_and_limits() {
+        assert_eq!(truncate("台積電", 3), "台積電");
+        assert_eq!(truncate("台積電股份", 3), "台積…");
+        assert_eq!(truncate("abc", 0), "…");
+        assert_eq!(truncate(&"x".repeat(5000), 3000).chars().count(), 3000);
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let h = HeaderMap::new();
+        assert!(
+            matches!(status_error("s", StatusCode::NOT_FOUND, &h, "channel_not_found"), Error::Rejected { reason, .. } if reason.contains("channel_not_found"))
+        );
+        assert!(status_error("s", StatusCode::BAD_GATEWAY, &h, "").is_transient());
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(
+            status_error("s", StatusCode::TOO_MANY_REQUESTS, &h, "").retry_after(),
+            Some(Duration::from_secs(7))
+        );
+    }
+}

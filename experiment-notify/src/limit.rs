@@ -1,0 +1,185 @@
+//! Per-destination rate limits, shared by every sender of a destination in the process.
+//!
+//! Built on `governor` (GCRA) with a clock on tokio's time, so a paused test clock controls it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::ops::Add;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use governor::clock::{Clock, Reference};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::Quota;
+
+/// Nanoseconds since the clock's origin, on tokio's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TokioInstant(u64);
+
+impl Add<Nanos> for TokioInstant {
+    type Output = Self;
+    fn add(self, other: Nanos) -> Self {
+        TokioInstant(self.0.saturating_add(other.as_u64()))
+    }
+}
+
+impl Reference for TokioInstant {
+    fn duration_since(&self, earlier: Self) -> Nanos {
+        Nanos::from(self.0.saturating_sub(earlier.0))
+    }
+    fn saturating_sub(&self, duration: Nanos) -> Self {
+        TokioInstant(self.0.saturating_sub(duration.as_u64()))
+    }
+}
+
+/// A governor clock reading `tokio::time::Instant`.
+#[derive(Debug, Clone)]
+pub struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        TokioClock {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    type Instant = TokioInstant;
+    fn now(&self) -> TokioInstant {
+        let elapsed = tokio::time::Instant::now().saturating_duration_since(self.origin);
+        TokioInstant(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+/// A rate: `per_second` messages a second on average, with bursts of up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Sustained messages per second (may be below 1, e.g. 0.5 for one every two seconds).
+    pub per_second: f64,
+    /// Messages allowed back to back.
+    pub burst: u32,
+}
+
+impl Rate {
+    /// Slack's documented guidance: about one message per second per channel.
+    pub const SLACK: Rate = Rate {
+        per_second: 1.0,
+        burst: 3,
+    };
+    /// Discord webhooks: about 5 requests per 2 seconds.
+    pub const DISCORD: Rate = Rate {
+        per_second: 2.5,
+        burst: 5,
+    };
+    /// Telegram: about one message per second per chat.
+    pub const TELEGRAM: Rate = Rate {
+        per_second: 1.0,
+        burst: 3,
+    };
+    /// Generic webhooks.
+    pub const WEBHOOK: Rate = Rate {
+        per_second: 10.0,
+        burst: 10,
+    };
+
+    fn quota(self) -> Quota {
+        let per = Duration::from_secs_f64(1.0 / self.per_second.max(1e-6));
+        Quota::with_period(per)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN))
+    }
+}
+
+type Gcra =
+    governor::RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<TokioInstant>>;
+
+/// One destination's limiter.
+pub struct RateLimiter {
+    inner: Gcra,
+    clock: TokioClock,
+    rate: Rate,
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("rate", &self.rate)
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// A limiter of its own (not shared).
+    pub fn new(rate: Rate) -> Self {
+        let clock = TokioClock::default();
+        RateLimiter {
+            inner: governor::RateLimiter::direct_with_clock(rate.quota(), clock.clone()),
+            clock,
+            rate,
+        }
+    }
+
+    /// The limiter registered for `key` in this process, created with `rate` on first use.
+    /// Every sender of one destination (say, one Slack channel) shares it.
+    pub fn shared(key: &str, rate: Rate) -> Arc<RateLimiter> {
+        static REGISTRY: OnceLock<Mutex<HashMap<String, Arc<RateLimiter>>>> = OnceLock::new();
+        let mut map = REGISTRY
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.entry(key.to_owned())
+            .or_insert_with(|| Arc::new(RateLimiter::new(rate)))
+            .clone()
+    }
+
+    /// Waits until one more message is allowed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a cancelled wait takes no capacity.
+    pub async fn acquire(&self) {
+        while let Err(not_until) = self.inner.check() {
+            tokio::time::sleep(not_until.wait_time_from(self.clock.now())).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_then_the_sustained_rate() {
+        let limiter = RateLimiter::new(Rate {
+            per_second: 1.0,
+            burst: 3,
+        });
+        let start = tokio::time::Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..6 {
+            limiter.acquire().await;
+            times.push(start.elapsed());
+        }
+        assert!(
+            times[..3].iter().all(|t| *t < Duration::from_millis(1)),
+            "{times:?}"
+        );
+        for w in times[2..].windows(2) {
+            assert!(w[1] - w[0] >= Duration::from_millis(999), "{times:?}");
+        }
+    }
+
+    #[test]
+    fn shared_limiters_are_shared_by_key() {
+        let a = RateLimiter::shared("slack:C1", Rate::SLACK);
+        let b = RateLimiter::shared("slack:C1", Rate::SLACK);
+        let c = RateLimiter::shared("slack:C2", Rate::SLACK);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+    }
+}

@@ -1,0 +1,191 @@
+//! Delivery policy: the shared rate limit under a burst (on a paused clock), and the outbox
+//! with idempotency keys across a sender crash.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{TimeZone, Utc};
+use experiment_core::memory::{EmbeddedStore, RecordingNotifier};
+use experiment_core::model::{Notification, NotificationStatus};
+use experiment_core::testing::store::alert;
+use experiment_core::{Notifier, Receipt, Result, Store};
+use experiment_notify::webhook::{Webhook, IDEMPOTENCY_HEADER};
+use experiment_notify::{OutboxSender, Rate, RateLimiter, RetryPolicy, Secret, Throttled};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// Records the (virtual) time of every send.
+#[derive(Debug, Clone, Default)]
+struct Clocked(Arc<Mutex<Vec<tokio::time::Instant>>>);
+
+#[async_trait]
+impl Notifier for Clocked {
+    fn destination(&self) -> &str {
+        "slack"
+    }
+    async fn send(&self, _: &Notification) -> Result<Receipt> {
+        self.0.lock().unwrap().push(tokio::time::Instant::now());
+        Ok(Receipt::default())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_of_20_alerts_to_one_slack_channel_respects_the_rate_limit() {
+    let sent = Clocked::default();
+    // two senders of the same channel share one limiter
+    let limiter = RateLimiter::shared("slack:C-burst-test", Rate::SLACK);
+    let a = Arc::new(Throttled::new(sent.clone(), limiter.clone()));
+    let b = Arc::new(Throttled::new(sent.clone(), limiter));
+    let start = tokio::time::Instant::now();
+    let n = Notification::pending(alert("r", "2330", Utc::now()), "slack");
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (sender, n) = (if i % 2 == 0 { a.clone() } else { b.clone() }, n.clone());
+        tasks.push(tokio::spawn(async move { sender.send(&n).await.unwrap() }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut times: Vec<Duration> = sent.0.lock().unwrap().iter().map(|t| *t - start).collect();
+    times.sort();
+    assert_eq!(times.len(), 20);
+    let burst = Rate::SLACK.burst as usize;
+    assert!(
+        times[..burst].iter().all(|t| *t < Duration::from_millis(1)),
+        "burst: {times:?}"
+    );
+    for w in times[burst - 1..].windows(2) {
+        assert!(
+            w[1] - w[0] >= Duration::from_millis(999),
+            "sends closer than 1 s: {times:?}"
+        );
+    }
+    // 20 messages with a burst of 3 at 1/s take at least 17 s
+    assert!(
+        *times.last().unwrap() >= Duration::from_secs(17),
+        "{times:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_crash_between_send_and_mark_does_not_deliver_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = Utc.with_ymd_and_hms(2025, 5, 2, 6, 0, 0).unwrap();
+    let a = alert("r1", "2330", t0);
+    let n = Notification::pending(a.clone(), "hook");
+
+    // The receiver stores what it got by idempotency key and answers 409 to a repeat.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(409))
+        .mount(&server)
+        .await;
+    let hook = Arc::new(
+        Webhook::new(
+            "hook",
+            Secret::new(format!("{}/in", server.uri())),
+            Secret::new("k"),
+            Duration::from_secs(3),
+        )
+        .unwrap(),
+    );
+    let lease = RetryPolicy::default().lease;
+
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store
+            .record_alert(&a, std::slice::from_ref(&n))
+            .await
+            .unwrap();
+        // a sender claims and sends, then the process dies before it records the outcome
+        let claimed = store.claim_notifications(t0, lease, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        hook.send(&claimed[0]).await.unwrap();
+    }
+
+    // a new process: the notification is still pending and comes back when the lease ends
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    assert_eq!(
+        store.notification(&n.key).await.unwrap().unwrap().status,
+        NotificationStatus::Pending
+    );
+    let sender = OutboxSender::new(
+        store.clone(),
+        [hook as Arc<dyn Notifier>],
+        RetryPolicy::default(),
+    );
+    let later = t0 + chrono::Duration::from_std(lease).unwrap();
+    assert_eq!(sender.run_once(later).await.unwrap().sent, 1);
+    let done = store.notification(&n.key).await.unwrap().unwrap();
+    assert_eq!(
+        done.status,
+        NotificationStatus::Sent,
+        "the receiver's 'duplicate' counts as delivered"
+    );
+    assert_eq!(
+        sender
+            .run_once(later + chrono::Duration::hours(1))
+            .await
+            .unwrap()
+            .sent,
+        0
+    );
+
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(
+        reqs.len(),
+        2,
+        "one send, one redelivery the receiver recognised"
+    );
+    let keys: Vec<_> = reqs
+        .iter()
+        .map(|r| {
+            r.headers
+                .get(IDEMPOTENCY_HEADER)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        vec![n.key.to_string(), n.key.to_string()],
+        "the same key on both"
+    );
+}
+
+#[tokio::test]
+async fn permanent_failures_are_parked_with_the_reason() {
+    let store = Arc::new(experiment_core::memory::MemoryStore::new());
+    let t0 = Utc::now();
+    let a = alert("r1", "2330", t0);
+    let n = Notification::pending(a.clone(), "slack");
+    store
+        .record_alert(&a, std::slice::from_ref(&n))
+        .await
+        .unwrap();
+    let slack = RecordingNotifier::new("slack");
+    slack.fail_next(experiment_core::Error::Rejected {
+        destination: "slack".into(),
+        reason: "channel_is_archived".into(),
+    });
+    let sender = OutboxSender::new(
+        store.clone(),
+        [Arc::new(slack.clone()) as Arc<dyn Notifier>],
+        RetryPolicy::default(),
+    );
+    let report = sender.run_once(t0).await.unwrap();
+    assert_eq!(report.failed, 1);
+    let parked = store.notification(&n.key).await.unwrap().unwrap();
+    assert_eq!(parked.status, NotificationStatus::Failed);
+    assert!(parked.last_error.unwrap().contains("channel_is_archived"));
+    assert!(slack.sent().is_empty());
+}
