@@ -9,7 +9,7 @@ use experiment_core::{Error, Notifier, Receipt, Result};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::http::{self, truncate};
+use crate::http::{self, truncate, Endpoint};
 use crate::message;
 use crate::secret::Secret;
 
@@ -37,16 +37,14 @@ pub fn discord_message(alert: &Alert) -> Value {
 
 /// Posts to a Discord webhook URL (the URL is the secret).
 pub struct Discord {
-    name: String,
+    http: Endpoint,
     url: Secret,
-    client: reqwest::Client,
-    timeout: Duration,
 }
 
 impl fmt::Debug for Discord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Discord")
-            .field("name", &self.name)
+            .field("name", &self.http.name)
             .field("url", &self.url)
             .finish()
     }
@@ -60,10 +58,8 @@ impl Discord {
     pub fn new(name: impl Into<String>, url: Secret, timeout: Duration) -> Result<Self> {
         crate::config::check_url("url", url.expose())?;
         Ok(Discord {
-            name: name.into(),
+            http: Endpoint::new(name, timeout)?,
             url,
-            client: http::client(timeout)?,
-            timeout,
         })
     }
 }
@@ -71,22 +67,19 @@ impl Discord {
 #[async_trait]
 impl Notifier for Discord {
     fn destination(&self) -> &str {
-        &self.name
+        &self.http.name
     }
 
     async fn send(&self, n: &Notification) -> Result<Receipt> {
-        let resp = self
+        let request = self
+            .http
             .client
             .post(self.url.expose())
             .query(&[("wait", "true")])
-            .json(&discord_message(&n.alert))
-            .send()
-            .await
-            .map_err(|e| http::transport(&self.name, e, self.timeout))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let text = resp.text().await.unwrap_or_default();
-        if status.is_success() {
-            let id = serde_json::from_str::<Value>(&text)
+            .json(&discord_message(&n.alert));
+        let resp = self.http.send(request).await?;
+        if resp.status.is_success() {
+            let id = serde_json::from_str::<Value>(&resp.body)
                 .ok()
                 .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
             return Ok(Receipt {
@@ -94,17 +87,17 @@ impl Notifier for Discord {
                 duplicate: false,
             });
         }
-        if status == StatusCode::TOO_MANY_REQUESTS {
+        if resp.status == StatusCode::TOO_MANY_REQUESTS {
             // Discord puts the wait in the body (seconds, fractional) as well as the header.
-            let body_wait = serde_json::from_str::<Value>(&text)
+            let body_wait = serde_json::from_str::<Value>(&resp.body)
                 .ok()
                 .and_then(|v| v.get("retry_after").and_then(Value::as_f64))
                 .filter(|s| s.is_finite() && *s >= 0.0)
                 .map(Duration::from_secs_f64);
             return Err(Error::RateLimited {
-                retry_after: body_wait.or_else(|| http::retry_after(&headers)),
+                retry_after: body_wait.or_else(|| http::retry_after(&resp.headers)),
             });
         }
-        Err(http::status_error(&self.name, status, &headers, &text))
+        Err(resp.error(&self.http.name))
     }
 }

@@ -10,27 +10,68 @@ use reqwest::StatusCode;
 /// Default request timeout of the channels (the generic webhook's 3 s included).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Builds the HTTP client used by a channel.
-///
-/// # Errors
-/// [`Error::InvalidInput`] if the TLS backend cannot be initialised.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .user_agent(concat!("experiment-notify/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::invalid("http client", e.without_url().to_string()))
+/// One destination's HTTP side: its name (for errors), client and timeout.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) name: String,
+    pub(crate) client: reqwest::Client,
+    timeout: Duration,
 }
 
-/// A transport failure, classified; the URL is stripped because it may hold a token.
-pub(crate) fn transport(destination: &str, e: reqwest::Error, timeout: Duration) -> Error {
-    if e.is_timeout() {
-        return Error::Timeout {
-            after: timeout,
-            during: format!("sending to {destination}"),
-        };
+/// A response read to the end.
+pub(crate) struct Response {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl Response {
+    /// The response as an error, classified by status (see [`status_error`]).
+    pub(crate) fn error(&self, destination: &str) -> Error {
+        status_error(destination, self.status, &self.headers, &self.body)
     }
-    Error::unavailable("http", e.without_url())
+}
+
+impl Endpoint {
+    /// An endpoint whose requests time out after `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if the TLS backend cannot be initialised.
+    pub(crate) fn new(name: impl Into<String>, timeout: Duration) -> Result<Self, Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("experiment-notify/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::invalid("http client", e.without_url().to_string()))?;
+        Ok(Endpoint {
+            name: name.into(),
+            client,
+            timeout,
+        })
+    }
+
+    /// Sends and reads the whole answer. Transport failures are classified, with the URL
+    /// stripped because it may hold a token.
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, Error> {
+        let transport = |e: reqwest::Error| {
+            if e.is_timeout() {
+                Error::Timeout {
+                    after: self.timeout,
+                    during: format!("sending to {}", self.name),
+                }
+            } else {
+                Error::unavailable("http", e.without_url())
+            }
+        };
+        let resp = request.send().await.map_err(transport)?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let body = resp.text().await.map_err(transport)?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
 }
 
 /// `Retry-After` as seconds (Slack, Discord and most services send seconds, not dates).

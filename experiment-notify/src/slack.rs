@@ -9,7 +9,7 @@ use experiment_core::{Error, Notifier, Receipt, Result};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::http::{self, truncate};
+use crate::http::{self, truncate, Endpoint};
 use crate::message;
 use crate::secret::Secret;
 
@@ -67,16 +67,14 @@ pub fn blocks_message(alert: &Alert) -> Value {
 
 /// Posts to a Slack incoming webhook.
 pub struct SlackWebhook {
-    name: String,
+    http: Endpoint,
     url: Secret,
-    client: reqwest::Client,
-    timeout: Duration,
 }
 
 impl fmt::Debug for SlackWebhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SlackWebhook")
-            .field("name", &self.name)
+            .field("name", &self.http.name)
             .field("url", &self.url)
             .finish()
     }
@@ -90,10 +88,8 @@ impl SlackWebhook {
     pub fn new(name: impl Into<String>, url: Secret, timeout: Duration) -> Result<Self> {
         crate::config::check_url("url", url.expose())?;
         Ok(SlackWebhook {
-            name: name.into(),
+            http: Endpoint::new(name, timeout)?,
             url,
-            client: http::client(timeout)?,
-            timeout,
         })
     }
 }
@@ -101,41 +97,36 @@ impl SlackWebhook {
 #[async_trait]
 impl Notifier for SlackWebhook {
     fn destination(&self) -> &str {
-        &self.name
+        &self.http.name
     }
 
     async fn send(&self, n: &Notification) -> Result<Receipt> {
-        let resp = self
+        let request = self
+            .http
             .client
             .post(self.url.expose())
-            .json(&blocks_message(&n.alert))
-            .send()
-            .await
-            .map_err(|e| http::transport(&self.name, e, self.timeout))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let body = resp.text().await.unwrap_or_default();
-        if status.is_success() {
+            .json(&blocks_message(&n.alert));
+        let resp = self.http.send(request).await?;
+        if resp.status.is_success() {
             return Ok(Receipt::default());
         }
-        Err(http::status_error(&self.name, status, &headers, &body))
+        Err(resp.error(&self.http.name))
     }
 }
 
 /// Posts with `chat.postMessage` as a bot (token + channel id), as the original worker did.
 /// Keeps the returned `ts` as the receipt, so a thread reply or an update is possible.
 pub struct SlackBot {
-    name: String,
+    http: Endpoint,
     token: Secret,
     channel: String,
     api_url: String,
-    client: reqwest::Client,
-    timeout: Duration,
 }
 
 impl fmt::Debug for SlackBot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SlackBot")
-            .field("name", &self.name)
+            .field("name", &self.http.name)
             .field("channel", &self.channel)
             .field("api_url", &self.api_url)
             .field("token", &self.token)
@@ -187,12 +178,10 @@ impl SlackBot {
         let api_url = api_url.unwrap_or_else(|| SLACK_API.to_owned());
         crate::config::check_url("api_url", &api_url)?;
         Ok(SlackBot {
-            name: name.into(),
+            http: Endpoint::new(name, timeout)?,
             token,
             channel,
             api_url: api_url.trim_end_matches('/').to_owned(),
-            client: http::client(timeout)?,
-            timeout,
         })
     }
 
@@ -205,32 +194,27 @@ impl SlackBot {
 #[async_trait]
 impl Notifier for SlackBot {
     fn destination(&self) -> &str {
-        &self.name
+        &self.http.name
     }
 
     async fn send(&self, n: &Notification) -> Result<Receipt> {
+        let name = &self.http.name;
         let mut body = blocks_message(&n.alert);
         body["channel"] = Value::String(self.channel.clone());
-        let resp = self
+        let request = self
+            .http
             .client
             .post(format!("{}/chat.postMessage", self.api_url))
             .bearer_auth(self.token.expose())
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| http::transport(&self.name, e, self.timeout))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(http::status_error(&self.name, status, &headers, &text));
+            .json(&body);
+        let resp = self.http.send(request).await?;
+        if !resp.status.is_success() {
+            return Err(resp.error(name));
         }
-        let api: ApiResponse = serde_json::from_str(&text).map_err(|e| {
+        let api: ApiResponse = serde_json::from_str(&resp.body).map_err(|e| {
             Error::unavailable(
                 "slack",
-                format!(
-                    "{}: unexpected answer from chat.postMessage: {e}",
-                    self.name
-                ),
+                format!("{name}: unexpected answer from chat.postMessage: {e}"),
             )
         })?;
         if api.ok {
@@ -242,17 +226,14 @@ impl Notifier for SlackBot {
         let code = api.error.unwrap_or_else(|| "unknown_error".into());
         if code == "ratelimited" {
             return Err(Error::RateLimited {
-                retry_after: http::retry_after(&headers),
+                retry_after: http::retry_after(&resp.headers),
             });
         }
         if TRANSIENT_ERRORS.contains(&code.as_str()) {
-            return Err(Error::unavailable(
-                "slack",
-                format!("{}: {code}", self.name),
-            ));
+            return Err(Error::unavailable("slack", format!("{name}: {code}")));
         }
         Err(Error::Rejected {
-            destination: self.name.clone(),
+            destination: name.clone(),
             reason: code,
         })
     }

@@ -9,7 +9,7 @@ use experiment_core::{Error, Notifier, Receipt, Result};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{self, truncate};
+use crate::http::{self, truncate, Endpoint};
 use crate::message;
 use crate::secret::Secret;
 
@@ -18,18 +18,16 @@ pub const TELEGRAM_API: &str = "https://api.telegram.org";
 
 /// Sends plain text (no parse mode, so nothing in an alert needs escaping) to a chat.
 pub struct Telegram {
-    name: String,
+    http: Endpoint,
     token: Secret,
     chat_id: String,
     api_url: String,
-    client: reqwest::Client,
-    timeout: Duration,
 }
 
 impl fmt::Debug for Telegram {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Telegram")
-            .field("name", &self.name)
+            .field("name", &self.http.name)
             .field("chat_id", &self.chat_id)
             .field("api_url", &self.api_url)
             .field("token", &self.token)
@@ -73,12 +71,10 @@ impl Telegram {
         let api_url = api_url.unwrap_or_else(|| TELEGRAM_API.to_owned());
         crate::config::check_url("api_url", &api_url)?;
         Ok(Telegram {
-            name: name.into(),
+            http: Endpoint::new(name, timeout)?,
             token,
             chat_id,
             api_url: api_url.trim_end_matches('/').to_owned(),
-            client: http::client(timeout)?,
-            timeout,
         })
     }
 }
@@ -86,25 +82,18 @@ impl Telegram {
 #[async_trait]
 impl Notifier for Telegram {
     fn destination(&self) -> &str {
-        &self.name
+        &self.http.name
     }
 
     async fn send(&self, n: &Notification) -> Result<Receipt> {
         let url = format!("{}/bot{}/sendMessage", self.api_url, self.token.expose());
-        let resp = self
-            .client
-            .post(url)
-            .json(&json!({
-                "chat_id": self.chat_id,
-                "text": truncate(&message::plain(&n.alert), 4096),
-                "disable_web_page_preview": true,
-            }))
-            .send()
-            .await
-            .map_err(|e| http::transport(&self.name, e, self.timeout))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        let text = resp.text().await.unwrap_or_default();
-        let api = serde_json::from_str::<ApiResponse>(&text).ok();
+        let request = self.http.client.post(url).json(&json!({
+            "chat_id": self.chat_id,
+            "text": truncate(&message::plain(&n.alert), 4096),
+            "disable_web_page_preview": true,
+        }));
+        let resp = self.http.send(request).await?;
+        let api = serde_json::from_str::<ApiResponse>(&resp.body).ok();
         if let Some(api) = &api {
             if api.ok {
                 let id = api
@@ -117,19 +106,26 @@ impl Notifier for Telegram {
                     duplicate: false,
                 });
             }
-            if status.as_u16() == 429 {
+            if resp.status.as_u16() == 429 {
                 let wait = api
                     .parameters
                     .as_ref()
                     .and_then(|p| p.retry_after)
                     .map(Duration::from_secs);
                 return Err(Error::RateLimited {
-                    retry_after: wait.or_else(|| http::retry_after(&headers)),
+                    retry_after: wait.or_else(|| http::retry_after(&resp.headers)),
                 });
             }
         }
         // The description ("Bad Request: chat not found") says why; it never holds the token.
-        let detail = api.and_then(|a| a.description).unwrap_or(text);
-        Err(http::status_error(&self.name, status, &headers, &detail))
+        let detail = api
+            .and_then(|a| a.description)
+            .unwrap_or_else(|| resp.body.clone());
+        Err(http::status_error(
+            &self.http.name,
+            resp.status,
+            &resp.headers,
+            &detail,
+        ))
     }
 }

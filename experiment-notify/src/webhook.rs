@@ -21,7 +21,7 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use sha2::Sha256;
 
-use crate::http;
+use crate::http::Endpoint;
 use crate::secret::Secret;
 
 /// Header with the signing time (Unix seconds).
@@ -70,17 +70,15 @@ pub fn verify(
 
 /// Posts signed JSON to a URL.
 pub struct Webhook {
-    name: String,
+    http: Endpoint,
     url: Secret,
     secret: Secret,
-    client: reqwest::Client,
-    timeout: Duration,
 }
 
 impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Webhook")
-            .field("name", &self.name)
+            .field("name", &self.http.name)
             .field("url", &self.url)
             .field("secret", &self.secret)
             .finish()
@@ -106,11 +104,9 @@ impl Webhook {
             ));
         }
         Ok(Webhook {
-            name: name.into(),
+            http: Endpoint::new(name, timeout)?,
             url,
             secret,
-            client: http::client(timeout)?,
-            timeout,
         })
     }
 }
@@ -118,39 +114,36 @@ impl Webhook {
 #[async_trait]
 impl Notifier for Webhook {
     fn destination(&self) -> &str {
-        &self.name
+        &self.http.name
     }
 
     async fn send(&self, n: &Notification) -> Result<Receipt> {
         let body = serde_json::to_vec(&serde_json::json!({
             "id": n.key,
-            "destination": self.name,
+            "destination": self.http.name,
             "alert": n.alert,
         }))
         .map_err(|e| experiment_core::Error::invalid("alert", e.to_string()))?;
         let timestamp = chrono::Utc::now().timestamp();
-        let resp = self
+        let request = self
+            .http
             .client
             .post(self.url.expose())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(SIGNATURE_HEADER, sign(&self.secret, timestamp, &body))
             .header(IDEMPOTENCY_HEADER, n.key.to_string())
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| http::transport(&self.name, e, self.timeout))?;
-        let (status, headers) = (resp.status(), resp.headers().clone());
-        if status == StatusCode::CONFLICT {
+            .body(body);
+        let resp = self.http.send(request).await?;
+        if resp.status == StatusCode::CONFLICT {
             return Ok(Receipt {
                 id: None,
                 duplicate: true,
             });
         }
-        let text = resp.text().await.unwrap_or_default();
-        if status.is_success() {
+        if resp.status.is_success() {
             return Ok(Receipt::default());
         }
-        Err(http::status_error(&self.name, status, &headers, &text))
+        Err(resp.error(&self.http.name))
     }
 }
