@@ -5,7 +5,11 @@ pub mod cache;
 mod error;
 pub mod memory;
 pub mod model;
+#[cfg(feature = "mongodb")]
+pub mod mongodb;
 pub mod notify;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod seed;
 pub mod source;
 pub mod store;

@@ -1,0 +1,579 @@
+//! The [`Store`] on MongoDB (feature `mongodb`).
+//!
+//! One database per deployment (configurable, so tenants and parallel tests do not collide);
+//! collections and indexes are created on [`MongoStore::connect`]. Every document's `_id` is
+//! its natural key, so every write is an idempotent upsert.
+//!
+//! - `daily_bars` are flat documents with prices as `Decimal128` (query and aggregate them
+//!   directly), `date` as `YYYY-MM-DD`, and a unique index on (`code`, `date`).
+//! - The other collections keep the model under `doc` exactly as serialised (so values
+//!   round-trip to the digit), next to the indexed fields queries need (`t` for times, `code`,
+//!   `rule`, `status`, `due`).
+//! - `record_alert` needs no multi-document transaction (a standalone `mongod` has none): it
+//!   writes the notifications first with `$setOnInsert`, then inserts the alert, whose `_id`
+//!   makes it happen once. A crash in between leaves notifications that a redelivery finds
+//!   already there.
+//! - `claim_notifications` takes each due notification with `findOneAndUpdate`, so two
+//!   senders never claim the same one; `complete_notification` updates only if nobody else
+//!   changed the notification since it was read.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::TryStreamExt;
+use mongodb::bson::{self, doc, Bson, Decimal128, Document};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Client, Collection, Database, IndexModel};
+use rust_decimal::Decimal;
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::model::{
+    Alert, AlertRule, DailyBar, DeliveryOutcome, Exchange, Notification, NotificationKey,
+    NotificationStatus, Quote, RuleId, Security, SecurityCode,
+};
+use crate::store::{AlertQuery, Page, StateSnapshot, Store, UpsertCount};
+use crate::{Error, Result};
+
+/// The MongoDB driver this adapter is built on, for callers that need it directly.
+pub use ::mongodb as driver;
+
+/// MongoDB-backed store.
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+    server: String,
+}
+
+impl fmt::Debug for MongoStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoStore")
+            .field("server", &self.server)
+            .field("database", &self.db.name())
+            .finish()
+    }
+}
+
+fn unavailable(e: mongodb::error::Error) -> Error {
+    Error::unavailable("mongodb", e)
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::Command(c) => c.code == 11000,
+        _ => false,
+    }
+}
+
+fn decimal128(d: Decimal) -> Result<Bson> {
+    Decimal128::from_str(&d.to_string())
+        .map(Bson::Decimal128)
+        .map_err(|e| Error::invalid("decimal", format!("{d} does not fit Decimal128: {e}")))
+}
+
+fn from_decimal128(doc: &Document, field: &str) -> Result<Decimal> {
+    match doc.get(field) {
+        Some(Bson::Decimal128(d)) => Decimal::from_str(&d.to_string())
+            .map_err(|e| Error::decode(format!("daily bar field {field}"), format!("{d}: {e}"))),
+        other => Err(Error::decode(
+            format!("daily bar field {field}"),
+            format!("expected Decimal128, found {other:?}"),
+        )),
+    }
+}
+
+fn to_doc<T: Serialize>(v: &T) -> Result<Bson> {
+    bson::to_bson(v).map_err(|e| Error::invalid("record", format!("cannot serialise: {e}")))
+}
+
+fn from_doc<T: DeserializeOwned>(what: &str, d: &Document) -> Result<T> {
+    let inner = d
+        .get("doc")
+        .cloned()
+        .ok_or_else(|| Error::decode(what, "no `doc` field"))?;
+    bson::from_bson(inner).map_err(|e| Error::decode(what, e))
+}
+
+fn millis(t: DateTime<Utc>) -> bson::DateTime {
+    bson::DateTime::from_millis(t.timestamp_millis())
+}
+
+const SECURITIES: &str = "securities";
+const DAILY_BARS: &str = "daily_bars";
+const QUOTES: &str = "quotes";
+const STATES: &str = "states";
+const RULES: &str = "rules";
+const ALERTS: &str = "alerts";
+const NOTIFICATIONS: &str = "notifications";
+
+impl MongoStore {
+    /// Connects to `uri` and uses database `database`, creating its collections' indexes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a malformed URI or database name; [`Error::Unavailable`]
+    /// when the server cannot be reached.
+    pub async fn connect(uri: &str, database: &str) -> Result<Self> {
+        if database.is_empty()
+            || database.len() > 63
+            || database.contains(['/', '.', ' ', '"', '$'])
+        {
+            return Err(Error::invalid(
+                "database",
+                format!("'{database}' is not a MongoDB database name"),
+            ));
+        }
+        let options = mongodb::options::ClientOptions::parse(uri)
+            .await
+            .map_err(|e| Error::invalid("mongodb uri", e.to_string()))?;
+        // Hosts only: the URI may carry credentials.
+        let server = options
+            .hosts
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let client = Client::with_options(options)
+            .map_err(|e| Error::invalid("mongodb uri", e.to_string()))?;
+        let store = MongoStore {
+            db: client.database(database),
+            server,
+        };
+        store.ensure_indexes().await?;
+        Ok(store)
+    }
+
+    fn coll(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    async fn ensure_indexes(&self) -> Result<()> {
+        let unique = IndexOptions::builder().unique(true).build();
+        let indexes: [(&str, Document, Option<IndexOptions>); 5] = [
+            (DAILY_BARS, doc! {"code": 1, "date": 1}, Some(unique)),
+            (ALERTS, doc! {"t": -1, "_id": -1}, None),
+            (ALERTS, doc! {"code": 1, "t": -1}, None),
+            (ALERTS, doc! {"rule": 1, "t": -1}, None),
+            (NOTIFICATIONS, doc! {"status": 1, "due": 1}, None),
+        ];
+        for (coll, keys, options) in indexes {
+            let model = IndexModel::builder().keys(keys).options(options).build();
+            self.coll(coll)
+                .create_index(model)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn upsert(
+        &self,
+        coll: &str,
+        id: Bson,
+        document: Document,
+        count: &mut UpsertCount,
+    ) -> Result<()> {
+        let r = self
+            .coll(coll)
+            .replace_one(doc! {"_id": id}, document)
+            .upsert(true)
+            .await
+            .map_err(unavailable)?;
+        if r.upserted_id.is_some() {
+            count.inserted += 1;
+        } else if r.modified_count > 0 {
+            count.updated += 1;
+        } else {
+            count.unchanged += 1;
+        }
+        Ok(())
+    }
+
+    async fn get_doc<T: DeserializeOwned>(&self, coll: &str, id: &str) -> Result<Option<T>> {
+        let found = self
+            .coll(coll)
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(unavailable)?;
+        found
+            .map(|d| from_doc(&format!("stored {coll} '{id}'"), &d))
+            .transpose()
+    }
+
+    async fn find_docs<T: DeserializeOwned>(
+        &self,
+        coll: &str,
+        filter: Document,
+        sort: Document,
+        limit: Option<i64>,
+    ) -> Result<Vec<T>> {
+        let collection = self.coll(coll);
+        let mut find = collection.find(filter).sort(sort);
+        if let Some(l) = limit {
+            find = find.limit(l);
+        }
+        let docs: Vec<Document> = find
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        docs.iter()
+            .map(|d| from_doc(&format!("stored {coll} {:?}", d.get("_id")), d))
+            .collect()
+    }
+}
+
+fn bar_document(b: &DailyBar) -> Result<Document> {
+    Ok(doc! {
+        "_id": format!("{}/{}", b.code, b.date),
+        "code": b.code.as_str(),
+        "exchange": b.exchange.as_str(),
+        "date": b.date.to_string(),
+        "open": decimal128(b.open)?,
+        "high": decimal128(b.high)?,
+        "low": decimal128(b.low)?,
+        "close": decimal128(b.close)?,
+        "volume": i64::try_from(b.volume).map_err(|_| Error::invalid("volume", "too large"))?,
+        "value": decimal128(b.value)?,
+        "trades": b.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+    })
+}
+
+fn bar_from_document(d: &Document) -> Result<DailyBar> {
+    let ctx = || format!("stored daily bar {:?}", d.get("_id"));
+    let text = |f: &str| {
+        d.get_str(f)
+            .map(str::to_owned)
+            .map_err(|e| Error::decode(ctx(), e))
+    };
+    let int = |f: &str| -> Result<Option<u64>> {
+        match d.get(f) {
+            Some(Bson::Int64(v)) => Ok(u64::try_from(*v).ok()),
+            Some(Bson::Int32(v)) => Ok(u64::try_from(*v).ok()),
+            Some(Bson::Null) | None => Ok(None),
+            other => Err(Error::decode(ctx(), format!("{f}: {other:?}"))),
+        }
+    };
+    Ok(DailyBar {
+        code: SecurityCode::new(text("code")?)?,
+        exchange: text("exchange")?.parse::<Exchange>()?,
+        date: NaiveDate::from_str(&text("date")?).map_err(|e| Error::decode(ctx(), e))?,
+        open: from_decimal128(d, "open")?,
+        high: from_decimal128(d, "high")?,
+        low: from_decimal128(d, "low")?,
+        close: from_decimal128(d, "close")?,
+        volume: int("volume")?.unwrap_or_default(),
+        value: from_decimal128(d, "value")?,
+        trades: int("trades")?,
+    })
+}
+
+fn check_limit(limit: usize) -> Result<i64> {
+    if limit == 0 || limit > 10_000 {
+        return Err(Error::invalid(
+            "limit",
+            format!("{limit} is not in 1..=10000"),
+        ));
+    }
+    Ok(limit as i64)
+}
+
+fn notification_document(n: &Notification) -> Result<Document> {
+    let status = match n.status {
+        NotificationStatus::Pending => "pending",
+        NotificationStatus::Sent => "sent",
+        NotificationStatus::Failed => "failed",
+    };
+    Ok(doc! {
+        "_id": n.key.to_string(),
+        "status": status,
+        "due": millis(n.next_attempt_at),
+        "attempts": i64::from(n.attempts),
+        "doc": to_doc(n)?,
+    })
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn upsert_securities(&self, securities: &[Security]) -> Result<UpsertCount> {
+        let mut count = UpsertCount::default();
+        for s in securities {
+            let d = doc! {"_id": s.code.as_str(), "doc": to_doc(s)?};
+            self.upsert(SECURITIES, s.code.as_str().into(), d, &mut count)
+                .await?;
+        }
+        Ok(count)
+    }
+
+    async fn security(&self, code: &SecurityCode) -> Result<Option<Security>> {
+        self.get_doc(SECURITIES, code.as_str()).await
+    }
+
+    async fn securities(&self, page: &Page) -> Result<Vec<Security>> {
+        let limit = check_limit(page.limit)?;
+        let filter = match &page.after {
+            Some(after) => doc! {"_id": {"$gt": after}},
+            None => doc! {},
+        };
+        self.find_docs(SECURITIES, filter, doc! {"_id": 1}, Some(limit))
+            .await
+    }
+
+    async fn upsert_daily_bars(&self, bars: &[DailyBar]) -> Result<UpsertCount> {
+        // Validate everything first: one bad bar rejects the call before anything is written.
+        let docs = bars
+            .iter()
+            .map(|b| b.validate().and_then(|()| bar_document(b)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut count = UpsertCount::default();
+        for d in docs {
+            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+            self.upsert(DAILY_BARS, id, d, &mut count).await?;
+        }
+        Ok(count)
+    }
+
+    async fn daily_bars(
+        &self,
+        code: &SecurityCode,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DailyBar>> {
+        if from > to {
+            return Err(Error::invalid(
+                "range",
+                format!("from {from} is after to {to}"),
+            ));
+        }
+        let filter = doc! {"code": code.as_str(), "date": {"$gte": from.to_string(), "$lte": to.to_string()}};
+        let docs: Vec<Document> = self
+            .coll(DAILY_BARS)
+            .find(filter)
+            .sort(doc! {"date": 1})
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        docs.iter().map(bar_from_document).collect()
+    }
+
+    async fn put_quote(&self, quote: &Quote) -> Result<bool> {
+        let t = millis(quote.exchange_time);
+        let d = doc! {
+            "_id": quote.code.as_str(),
+            "t": t,
+            "micros": quote.exchange_time.timestamp_micros(),
+            "last": match quote.last { Some(p) => decimal128(p)?, None => Bson::Null },
+            "doc": to_doc(quote)?,
+        };
+        // Replace only when not older: the filter matches a missing document (upsert) or an
+        // older-or-equal one; a newer stored quote makes the upsert hit the unique _id.
+        let r = self
+            .coll(QUOTES)
+            .replace_one(
+                doc! {"_id": quote.code.as_str(), "micros": {"$lte": quote.exchange_time.timestamp_micros()}},
+                d,
+            )
+            .upsert(true)
+            .await;
+        match r {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn quote(&self, code: &SecurityCode) -> Result<Option<Quote>> {
+        self.get_doc(QUOTES, code.as_str()).await
+    }
+
+    async fn put_state(&self, key: &str, state: &StateSnapshot) -> Result<()> {
+        if key.is_empty() {
+            return Err(Error::invalid("key", "must not be empty"));
+        }
+        let mut count = UpsertCount::default();
+        self.upsert(
+            STATES,
+            key.into(),
+            doc! {"_id": key, "doc": to_doc(state)?},
+            &mut count,
+        )
+        .await
+    }
+
+    async fn state(&self, key: &str) -> Result<Option<StateSnapshot>> {
+        self.get_doc(STATES, key).await
+    }
+
+    async fn upsert_rule(&self, rule: &AlertRule) -> Result<UpsertCount> {
+        let mut count = UpsertCount::default();
+        let d = doc! {"_id": rule.id.as_str(), "doc": to_doc(rule)?};
+        self.upsert(RULES, rule.id.as_str().into(), d, &mut count)
+            .await?;
+        Ok(count)
+    }
+
+    async fn rule(&self, id: &RuleId) -> Result<Option<AlertRule>> {
+        self.get_doc(RULES, id.as_str()).await
+    }
+
+    async fn rules(&self) -> Result<Vec<AlertRule>> {
+        self.find_docs(RULES, doc! {}, doc! {"_id": 1}, None).await
+    }
+
+    async fn delete_rule(&self, id: &RuleId) -> Result<()> {
+        let r = self
+            .coll(RULES)
+            .delete_one(doc! {"_id": id.as_str()})
+            .await
+            .map_err(unavailable)?;
+        if r.deleted_count == 0 {
+            return Err(Error::not_found(format!("rule '{id}'")));
+        }
+        Ok(())
+    }
+
+    async fn record_alert(&self, alert: &Alert, notifications: &[Notification]) -> Result<bool> {
+        let id = alert.id.to_string();
+        if self
+            .coll(ALERTS)
+            .find_one(doc! {"_id": &id})
+            .await
+            .map_err(unavailable)?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        for n in notifications {
+            let d = notification_document(n)?;
+            self.coll(NOTIFICATIONS)
+                .update_one(doc! {"_id": n.key.to_string()}, doc! {"$setOnInsert": d})
+                .upsert(true)
+                .await
+                .map_err(unavailable)?;
+        }
+        let d = doc! {
+            "_id": &id,
+            "t": millis(alert.triggered_at),
+            "code": alert.code.as_str(),
+            "rule": alert.rule_id.as_str(),
+            "doc": to_doc(alert)?,
+        };
+        match self.coll(ALERTS).insert_one(d).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_duplicate_key(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>> {
+        let limit = check_limit(query.limit)?;
+        let mut filter = doc! {};
+        if let Some(c) = &query.code {
+            filter.insert("code", c.as_str());
+        }
+        if let Some(r) = &query.rule {
+            filter.insert("rule", r.as_str());
+        }
+        if let Some(b) = query.before {
+            filter.insert("t", doc! {"$lt": millis(b)});
+        }
+        self.find_docs(ALERTS, filter, doc! {"t": -1, "_id": -1}, Some(limit))
+            .await
+    }
+
+    async fn claim_notifications(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Notification>> {
+        check_limit(limit)?;
+        let lease =
+            chrono::Duration::from_std(lease).map_err(|_| Error::invalid("lease", "too long"))?;
+        let until = now + lease;
+        let mut out = Vec::new();
+        while out.len() < limit {
+            let claimed = self
+                .coll(NOTIFICATIONS)
+                .find_one_and_update(
+                    doc! {"status": "pending", "due": {"$lte": millis(now)}},
+                    vec![doc! {"$set": {"due": millis(until), "doc.next_attempt_at": until.to_rfc3339()}}],
+                )
+                .sort(doc! {"due": 1})
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(unavailable)?;
+            match claimed {
+                Some(d) => {
+                    let mut n: Notification = from_doc("claimed notification", &d)?;
+                    n.next_attempt_at = until;
+                    out.push(n);
+                }
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn notification(&self, key: &NotificationKey) -> Result<Option<Notification>> {
+        self.get_doc(NOTIFICATIONS, &key.to_string()).await
+    }
+
+    async fn complete_notification(
+        &self,
+        key: &NotificationKey,
+        outcome: &DeliveryOutcome,
+    ) -> Result<Notification> {
+        let id = key.to_string();
+        let mut n: Notification = self
+            .get_doc(NOTIFICATIONS, &id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("notification '{key}'")))?;
+        // Sent is final: a late report from a slower sender must not resend or fail it.
+        if n.status == NotificationStatus::Sent {
+            return Ok(n);
+        }
+        let read_attempts = i64::from(n.attempts);
+        n.attempts += 1;
+        match outcome.clone() {
+            DeliveryOutcome::Sent { at, receipt } => {
+                n.status = NotificationStatus::Sent;
+                n.sent_at = Some(at);
+                n.receipt = receipt;
+                n.last_error = None;
+            }
+            DeliveryOutcome::Retry { retry_at, error } => {
+                n.status = NotificationStatus::Pending;
+                n.next_attempt_at = retry_at;
+                n.last_error = Some(error);
+            }
+            DeliveryOutcome::Failed { error } => {
+                n.status = NotificationStatus::Failed;
+                n.last_error = Some(error);
+            }
+        }
+        // Only if nobody completed it since we read it (optimistic concurrency on `attempts`).
+        let r = self
+            .coll(NOTIFICATIONS)
+            .replace_one(
+                doc! {"_id": &id, "attempts": read_attempts, "status": {"$ne": "sent"}},
+                notification_document(&n)?,
+            )
+            .await
+            .map_err(unavailable)?;
+        if r.matched_count == 0 {
+            // Someone else recorded an outcome first; theirs stands.
+            return self
+                .get_doc(NOTIFICATIONS, &id)
+                .await?
+                .ok_or_else(|| Error::not_found(format!("notification '{key}'")));
+        }
+        Ok(n)
+    }
+}
