@@ -168,6 +168,11 @@ pub trait Subscription: Send + fmt::Debug {
     /// it would have returned is returned by the next call.
     async fn next(&mut self) -> Result<Delivery>;
 
+    /// The partitions this member owns now, as `(topic, partition)`. With Kafka the group
+    /// assignment completes while [`Subscription::next`] is being polled, so a fresh member
+    /// may own nothing yet.
+    fn assignment(&self) -> Result<Vec<(String, u32)>>;
+
     /// Commits what was contiguously acked and leaves the group. Dropping the subscription
     /// does the same on a best-effort basis; `close` reports errors.
     async fn close(self: Box<Self>) -> Result<()>;

@@ -3,6 +3,8 @@
 pub mod bus;
 pub mod cache;
 mod error;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod memory;
 pub mod model;
 #[cfg(feature = "mongodb")]

@@ -88,6 +88,9 @@ mod broken {
             d.ack();
             Ok(copy)
         }
+        fn assignment(&self) -> Result<Vec<(String, u32)>> {
+            self.0.assignment()
+        }
         async fn close(self: Box<Self>) -> Result<()> {
             self.0.close().await
         }
@@ -135,6 +138,9 @@ mod broken {
                 }
             }
             Ok(self.held.pop().expect("filled above"))
+        }
+        fn assignment(&self) -> Result<Vec<(String, u32)>> {
+            self.inner.assignment()
         }
         async fn close(self: Box<Self>) -> Result<()> {
             self.inner.close().await

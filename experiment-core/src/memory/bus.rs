@@ -372,6 +372,18 @@ impl Subscription for MemorySubscription {
         }
     }
 
+    fn assignment(&self) -> Result<Vec<(String, u32)>> {
+        let st = self.handle.shared.lock();
+        let member = st
+            .groups
+            .get(&self.handle.group)
+            .and_then(|g| g.members.get(&self.handle.member))
+            .ok_or_else(|| Error::Closed {
+                what: "subscription".into(),
+            })?;
+        Ok(member.positions.keys().cloned().collect())
+    }
+
     async fn close(mut self: Box<Self>) -> Result<()> {
         self.leave();
         Ok(())

@@ -245,8 +245,31 @@ pub async fn members_of_a_group_split_the_partitions(bus: &dyn EventBus) {
     let topic = unique("split");
     let group = unique("g");
     bus.create_topic(&topic, 4).await.unwrap();
-    let a = bus.subscribe(&group, &[&topic]).await.unwrap();
-    let b = bus.subscribe(&group, &[&topic]).await.unwrap();
+    let mut a = bus.subscribe(&group, &[&topic]).await.unwrap();
+    let mut b = bus.subscribe(&group, &[&topic]).await.unwrap();
+    // Let the group settle (Kafka assigns partitions while members poll) before publishing,
+    // so neither member starts with all partitions.
+    let settled = tokio::time::timeout(WAIT, async {
+        loop {
+            for sub in [&mut a, &mut b] {
+                if let Ok(d) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
+                    panic!(
+                        "unexpected record before publishing: {}",
+                        d.map(|d| d.position()).unwrap_or_default()
+                    );
+                }
+            }
+            let (ma, mb) = (a.assignment().unwrap(), b.assignment().unwrap());
+            if !ma.is_empty() && !mb.is_empty() && ma.len() + mb.len() == 4 {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        settled.is_ok(),
+        "the two members never split the 4 partitions between them"
+    );
     let total = 60;
     for i in 0..total {
         bus.publish(&topic, Record::new(format!("key{i}"), format!("{i}")))
