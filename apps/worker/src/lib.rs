@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use experiment_core::bus::{Delivery, Subscription};
+use experiment_core::bus::{Delivery, EventBus, Record, Subscription};
 use experiment_core::model::{
     Alert, AlertId, AlertRule, DailyBar, Event, Notification, Payload, RuleId, SecurityCode,
     TriggerFrequency, MARKET_TZ,
@@ -31,6 +31,12 @@ use experiment_indicators::{parse_window, NewLow};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use tokio::sync::Mutex;
+
+/// Suffix of the dead-letter topic of a topic: `experiment.quotes.v1` → `experiment.quotes.v1.dlq`.
+pub const DEAD_LETTER_SUFFIX: &str = ".dlq";
+
+/// Header naming why a record was dead-lettered.
+pub const DEAD_LETTER_REASON: &str = "x-dead-letter-reason";
 
 /// The message used when a rule has none.
 pub const DEFAULT_MESSAGE: &str = "{{code}} {{name}}: {{rule}} (close {{close}}, {{change_pct}}%)";
@@ -111,6 +117,7 @@ pub struct Worker {
     rules: Mutex<Vec<CompiledRule>>,
     state: Mutex<HashMap<(RuleId, SecurityCode), CodeState>>,
     stats: Mutex<WorkerStats>,
+    dead_letters: Option<Arc<dyn EventBus>>,
 }
 
 /// A daily bar's instant: the start of its calendar day in Taipei.
@@ -132,7 +139,35 @@ impl Worker {
             rules: Mutex::new(Vec::new()),
             state: Mutex::new(HashMap::new()),
             stats: Mutex::new(WorkerStats::default()),
+            dead_letters: None,
         }
+    }
+
+    /// Publishes every unusable record to its topic's dead-letter topic (`<topic>.dlq`) on
+    /// `bus` before acking it, with the reason and the original position in headers, so
+    /// nothing is dropped silently. If the dead-letter publish fails, the record is nacked
+    /// instead of acked.
+    pub fn with_dead_letters(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.dead_letters = Some(bus);
+        self
+    }
+
+    async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
+        let Some(bus) = &self.dead_letters else {
+            return Ok(());
+        };
+        let record = Record {
+            key: delivery.record.key.clone(),
+            payload: delivery.record.payload.clone(),
+            headers: delivery.record.headers.clone(),
+        }
+        .with_header(DEAD_LETTER_REASON, reason)
+        .with_header("x-original-topic", delivery.topic.as_str())
+        .with_header("x-original-partition", delivery.partition.to_string())
+        .with_header("x-original-offset", delivery.offset.to_string());
+        bus.publish(&format!("{}{DEAD_LETTER_SUFFIX}", delivery.topic), record)
+            .await
+            .map(|_| ())
     }
 
     /// (Re)loads the enabled rules from the store. Returns the rules that cannot be evaluated,
@@ -160,7 +195,7 @@ impl Worker {
 
     /// Handles one delivery and acks or nacks it.
     pub async fn process(&self, delivery: Delivery) -> Outcome {
-        let outcome = match self.handle(&delivery).await {
+        let mut outcome = match self.handle(&delivery).await {
             Ok(alerts) => Outcome::Processed { alerts },
             Err(e) if e.is_transient() => Outcome::Retry {
                 reason: e.to_string(),
@@ -169,6 +204,13 @@ impl Worker {
                 reason: format!("{}: {e}", delivery.position()),
             },
         };
+        if let Outcome::Skipped { reason } = &outcome {
+            if let Err(e) = self.dead_letter(&delivery, reason).await {
+                outcome = Outcome::Retry {
+                    reason: format!("dead-lettering failed: {e}"),
+                };
+            }
+        }
         let mut stats = self.stats.lock().await;
         match &outcome {
             Outcome::Processed { alerts } => {

@@ -303,3 +303,41 @@ async fn transient_store_failures_are_retried_not_lost() {
     assert_eq!(stats.retried, 2);
     assert_eq!(stats.processed, 2);
 }
+
+#[tokio::test]
+async fn unusable_events_go_to_the_dead_letter_topic_with_the_reason() {
+    let store = Arc::new(MemoryStore::new());
+    store.upsert_rule(&rule("new_low(3d)")).await.unwrap();
+    let bus = MemoryBus::new();
+    let worker = Worker::new(store, Arc::new(MemoryCache::new()), WorkerConfig::default())
+        .with_dead_letters(Arc::new(bus.clone()));
+    let mut sub = bus.subscribe("workers", &[TOPIC]).await.unwrap();
+    bus.publish(
+        TOPIC,
+        Record::new("2330", "not json").with_header("trace", "abc"),
+    )
+    .await
+    .unwrap();
+    let out = drain(&worker, &mut sub, 1).await;
+    assert!(matches!(&out[0], Outcome::Skipped { .. }), "{out:?}");
+    let mut dlq = bus
+        .subscribe("inspect", &["experiment.bars.daily.v1.dlq"])
+        .await
+        .unwrap();
+    let d = tokio::time::timeout(std::time::Duration::from_secs(5), dlq.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.record.payload, b"not json");
+    assert_eq!(d.record.key, b"2330");
+    assert_eq!(
+        d.record.header("trace"),
+        Some(&b"abc"[..]),
+        "original headers are kept"
+    );
+    let reason =
+        String::from_utf8(d.record.header("x-dead-letter-reason").unwrap().to_vec()).unwrap();
+    assert!(reason.contains("cannot decode"), "{reason}");
+    assert_eq!(d.record.header("x-original-topic"), Some(TOPIC.as_bytes()));
+    assert_eq!(d.record.header("x-original-offset"), Some(&b"0"[..]));
+}
