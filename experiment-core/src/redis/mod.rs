@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::cache::{validate, Cache};
 use crate::{Error, Result};
@@ -57,7 +57,16 @@ impl RedisCache {
     pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self> {
         let client =
             redis::Client::open(url).map_err(|e| Error::invalid("redis url", e.to_string()))?;
-        let conn = ConnectionManager::new(client).await.map_err(unavailable)?;
+        // Bounded: a call fails as `Unavailable` within seconds instead of hanging, and the
+        // caller (or a retry wrapper) decides what to do; reconnection stays automatic.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(5)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(unavailable)?;
         Ok(RedisCache {
             conn,
             prefix: prefix.into(),
