@@ -12,6 +12,7 @@ pub mod mongodb;
 pub mod notify;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod retry;
 pub mod seed;
 pub mod source;
 pub mod store;

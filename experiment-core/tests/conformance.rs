@@ -35,6 +35,15 @@ mod embedded_store {
     experiment_core::store_conformance!(make);
 }
 
+mod retrying_store {
+    use super::*;
+    use experiment_core::retry::{Retry, RetryConfig};
+    async fn make() -> Option<Retry<MemoryStore>> {
+        Some(Retry::new(MemoryStore::new(), RetryConfig::default()))
+    }
+    experiment_core::store_conformance!(make);
+}
+
 mod memory_cache {
     use super::*;
     async fn make() -> Option<MemoryCache> {

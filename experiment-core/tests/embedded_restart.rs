@@ -60,3 +60,88 @@ fn a_second_open_of_the_same_directory_is_a_clear_error() {
         "{err:?}"
     );
 }
+
+/// The retry layer rides out a backend that fails a few times, and gives up on permanent errors.
+mod retry_layer {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use experiment_core::retry::{Retry, RetryConfig};
+    use experiment_core::{Cache, Error, Result};
+
+    #[derive(Debug, Default)]
+    struct Flaky {
+        failures: AtomicU32,
+        calls: AtomicU32,
+    }
+
+    #[async_trait]
+    impl Cache for Flaky {
+        async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            if key == "bad" {
+                return Err(Error::invalid("key", "bad"));
+            }
+            if self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Err(Error::unavailable("flaky", "connection reset"));
+            }
+            Ok(Some(b"v".to_vec()))
+        }
+        async fn set(&self, _: &str, _: &[u8], _: Option<Duration>) -> Result<()> {
+            Ok(())
+        }
+        async fn set_if_absent(&self, _: &str, _: &[u8], _: Option<Duration>) -> Result<bool> {
+            Ok(true)
+        }
+        async fn delete(&self, _: &str) -> Result<bool> {
+            Ok(true)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_retried_permanent_ones_are_not() {
+        let config = RetryConfig {
+            retries: 3,
+            base: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
+        let cache = Retry::new(
+            Flaky {
+                failures: AtomicU32::new(2),
+                ..Flaky::default()
+            },
+            config.clone(),
+        );
+        assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(cache.inner().calls.load(Ordering::SeqCst), 3);
+
+        let cache = Retry::new(
+            Flaky {
+                failures: AtomicU32::new(10),
+                ..Flaky::default()
+            },
+            config.clone(),
+        );
+        assert!(
+            cache.get("k").await.unwrap_err().is_transient(),
+            "gives up after the retries"
+        );
+        assert_eq!(cache.inner().calls.load(Ordering::SeqCst), 4);
+
+        let cache = Retry::new(Flaky::default(), config);
+        assert!(matches!(
+            cache.get("bad").await,
+            Err(Error::InvalidInput { .. })
+        ));
+        assert_eq!(
+            cache.inner().calls.load(Ordering::SeqCst),
+            1,
+            "permanent errors are not retried"
+        );
+    }
+}
