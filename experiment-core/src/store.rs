@@ -13,7 +13,26 @@ use crate::model::{
     Alert, AlertRule, DailyBar, DeliveryOutcome, Notification, NotificationKey, Quote, RuleId,
     Security, SecurityCode,
 };
-use crate::Result;
+use crate::{Error, Result};
+
+/// Checks a list limit against the contract (1 to 10,000).
+pub(crate) fn check_limit(limit: usize) -> Result<usize> {
+    if limit == 0 || limit > 10_000 {
+        return Err(Error::invalid(
+            "limit",
+            format!("{limit} is not in 1..=10000"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// When a claim made at `now` with `lease` ends.
+pub(crate) fn lease_end(now: DateTime<Utc>, lease: Duration) -> Result<DateTime<Utc>> {
+    chrono::Duration::from_std(lease)
+        .ok()
+        .and_then(|l| now.checked_add_signed(l))
+        .ok_or_else(|| Error::invalid("lease", format!("{lease:?} is too long")))
+}
 
 /// What an upsert did, record by record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

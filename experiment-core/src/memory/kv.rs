@@ -15,7 +15,7 @@ use crate::model::{
     Alert, AlertRule, DailyBar, DeliveryOutcome, Notification, NotificationKey, NotificationStatus,
     Quote, RuleId, Security, SecurityCode,
 };
-use crate::store::{AlertQuery, Page, StateSnapshot, Store, UpsertCount};
+use crate::store::{check_limit, lease_end, AlertQuery, Page, StateSnapshot, Store, UpsertCount};
 use crate::{Error, Result};
 
 /// The tables a [`KvStore`] keeps.
@@ -219,16 +219,6 @@ fn time_key(t: DateTime<Utc>) -> String {
 
 fn bar_key(code: &SecurityCode, date: NaiveDate) -> String {
     format!("{code}/{date}")
-}
-
-fn check_limit(limit: usize) -> Result<()> {
-    if limit == 0 || limit > 10_000 {
-        return Err(Error::invalid(
-            "limit",
-            format!("{limit} is not in 1..=10000"),
-        ));
-    }
-    Ok(())
 }
 
 const KEY_MAX: &str = "\u{10FFFF}";
@@ -443,8 +433,7 @@ impl<B: KvBackend> Store for KvStore<B> {
         limit: usize,
     ) -> Result<Vec<Notification>> {
         check_limit(limit)?;
-        let lease =
-            chrono::Duration::from_std(lease).map_err(|_| Error::invalid("lease", "too long"))?;
+        let until = lease_end(now, lease)?;
         self.run(true, move |tx| {
             let hi = format!("{}\u{10FFFF}", time_key(now));
             let due = tx.scan(Table::OutboxDue, "", &hi, false, usize::MAX)?;
@@ -461,7 +450,7 @@ impl<B: KvBackend> Store for KvStore<B> {
                 if n.status != NotificationStatus::Pending {
                     continue;
                 }
-                n.next_attempt_at = now + lease;
+                n.next_attempt_at = until;
                 tx.put(Table::Notifications, &key, &to_json(&n)?)?;
                 tx.put(
                     Table::OutboxDue,
@@ -490,36 +479,17 @@ impl<B: KvBackend> Store for KvStore<B> {
         self.run(true, move |tx| {
             let mut n: Notification = get_json(tx, Table::Notifications, &key)?
                 .ok_or_else(|| Error::not_found(format!("notification '{key}'")))?;
-            // Sent is final: a late report from a slower sender must not resend or fail it.
-            if n.status == NotificationStatus::Sent {
+            let due_before = n.next_attempt_at;
+            if !n.apply(&outcome) {
                 return Ok(n);
             }
-            tx.delete(
-                Table::OutboxDue,
-                &format!("{}/{key}", time_key(n.next_attempt_at)),
-            )?;
-            n.attempts += 1;
-            match outcome {
-                DeliveryOutcome::Sent { at, receipt } => {
-                    n.status = NotificationStatus::Sent;
-                    n.sent_at = Some(at);
-                    n.receipt = receipt;
-                    n.last_error = None;
-                }
-                DeliveryOutcome::Retry { retry_at, error } => {
-                    n.status = NotificationStatus::Pending;
-                    n.next_attempt_at = retry_at;
-                    n.last_error = Some(error);
-                    tx.put(
-                        Table::OutboxDue,
-                        &format!("{}/{key}", time_key(retry_at)),
-                        b"",
-                    )?;
-                }
-                DeliveryOutcome::Failed { error } => {
-                    n.status = NotificationStatus::Failed;
-                    n.last_error = Some(error);
-                }
+            tx.delete(Table::OutboxDue, &format!("{}/{key}", time_key(due_before)))?;
+            if n.status == NotificationStatus::Pending {
+                tx.put(
+                    Table::OutboxDue,
+                    &format!("{}/{key}", time_key(n.next_attempt_at)),
+                    b"",
+                )?;
             }
             tx.put(Table::Notifications, &key, &to_json(&n)?)?;
             Ok(n)

@@ -341,6 +341,37 @@ impl Notification {
     }
 }
 
+impl Notification {
+    /// Applies a delivery attempt's outcome: counts the attempt and moves the status
+    /// (pending → sent | pending again at `retry_at` | failed). `Sent` is final: returns
+    /// `false` and changes nothing when the notification was already sent (a late report from
+    /// a slower sender must not resend or fail it).
+    pub fn apply(&mut self, outcome: &DeliveryOutcome) -> bool {
+        if self.status == NotificationStatus::Sent {
+            return false;
+        }
+        self.attempts += 1;
+        match outcome.clone() {
+            DeliveryOutcome::Sent { at, receipt } => {
+                self.status = NotificationStatus::Sent;
+                self.sent_at = Some(at);
+                self.receipt = receipt;
+                self.last_error = None;
+            }
+            DeliveryOutcome::Retry { retry_at, error } => {
+                self.status = NotificationStatus::Pending;
+                self.next_attempt_at = retry_at;
+                self.last_error = Some(error);
+            }
+            DeliveryOutcome::Failed { error } => {
+                self.status = NotificationStatus::Failed;
+                self.last_error = Some(error);
+            }
+        }
+        true
+    }
+}
+
 /// What happened to one delivery attempt, as recorded in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {

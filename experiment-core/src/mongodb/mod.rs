@@ -34,7 +34,7 @@ use crate::model::{
     Alert, AlertRule, DailyBar, DeliveryOutcome, Exchange, Notification, NotificationKey,
     NotificationStatus, Quote, RuleId, Security, SecurityCode,
 };
-use crate::store::{AlertQuery, Page, StateSnapshot, Store, UpsertCount};
+use crate::store::{check_limit, lease_end, AlertQuery, Page, StateSnapshot, Store, UpsertCount};
 use crate::{Error, Result};
 
 /// The MongoDB driver this adapter is built on, for callers that need it directly.
@@ -272,16 +272,6 @@ fn bar_from_document(d: &Document) -> Result<DailyBar> {
     })
 }
 
-fn check_limit(limit: usize) -> Result<i64> {
-    if limit == 0 || limit > 10_000 {
-        return Err(Error::invalid(
-            "limit",
-            format!("{limit} is not in 1..=10000"),
-        ));
-    }
-    Ok(limit as i64)
-}
-
 fn notification_document(n: &Notification) -> Result<Document> {
     let status = match n.status {
         NotificationStatus::Pending => "pending",
@@ -314,7 +304,7 @@ impl Store for MongoStore {
     }
 
     async fn securities(&self, page: &Page) -> Result<Vec<Security>> {
-        let limit = check_limit(page.limit)?;
+        let limit = check_limit(page.limit)? as i64;
         let filter = match &page.after {
             Some(after) => doc! {"_id": {"$gt": after}},
             None => doc! {},
@@ -472,7 +462,7 @@ impl Store for MongoStore {
     }
 
     async fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>> {
-        let limit = check_limit(query.limit)?;
+        let limit = check_limit(query.limit)? as i64;
         let mut filter = doc! {};
         if let Some(c) = &query.code {
             filter.insert("code", c.as_str());
@@ -494,9 +484,7 @@ impl Store for MongoStore {
         limit: usize,
     ) -> Result<Vec<Notification>> {
         check_limit(limit)?;
-        let lease =
-            chrono::Duration::from_std(lease).map_err(|_| Error::invalid("lease", "too long"))?;
-        let until = now + lease;
+        let until = lease_end(now, lease)?;
         let mut out = Vec::new();
         while out.len() < limit {
             let claimed = self
@@ -535,28 +523,9 @@ impl Store for MongoStore {
             .get_doc(NOTIFICATIONS, &id)
             .await?
             .ok_or_else(|| Error::not_found(format!("notification '{key}'")))?;
-        // Sent is final: a late report from a slower sender must not resend or fail it.
-        if n.status == NotificationStatus::Sent {
-            return Ok(n);
-        }
         let read_attempts = i64::from(n.attempts);
-        n.attempts += 1;
-        match outcome.clone() {
-            DeliveryOutcome::Sent { at, receipt } => {
-                n.status = NotificationStatus::Sent;
-                n.sent_at = Some(at);
-                n.receipt = receipt;
-                n.last_error = None;
-            }
-            DeliveryOutcome::Retry { retry_at, error } => {
-                n.status = NotificationStatus::Pending;
-                n.next_attempt_at = retry_at;
-                n.last_error = Some(error);
-            }
-            DeliveryOutcome::Failed { error } => {
-                n.status = NotificationStatus::Failed;
-                n.last_error = Some(error);
-            }
+        if !n.apply(outcome) {
+            return Ok(n);
         }
         // Only if nobody completed it since we read it (optimistic concurrency on `attempts`).
         let r = self
