@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+pub mod model;
 pub mod parse;
 pub mod roc;
 

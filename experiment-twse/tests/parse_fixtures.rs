@@ -1,8 +1,13 @@
 //! Parsers over genuine recorded bodies (see tests/fixtures/SOURCES.md).
 
 use chrono::NaiveDate;
+use chrono::{TimeZone, Utc};
+use experiment_core::model::Exchange;
 use experiment_core::model::SecurityCode;
-use experiment_twse::parse::{check_block_page, stock_day};
+use experiment_twse::parse::{
+    check_block_page, company_profiles, holidays, institutional, mi_index, quotes, stock_day,
+    stock_day_all, tpex_daily_quotes, tpex_openapi_daily_quotes, valuations, Board,
+};
 use experiment_twse::Error;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -107,7 +112,279 @@ fn the_block_page_is_recognised_by_content() {
     ));
 }
 
+fn d(s: &str) -> rust_decimal::Decimal {
+    s.parse().unwrap()
+}
+
+#[test]
+fn mis_quotes_tse_and_otc_with_limit_up() {
+    let body = fixture("mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json");
+    let now = Utc::now();
+    let p = quotes(&body, Board::Regular, now).unwrap();
+    assert_eq!(p.items.len(), 2);
+    let tsmc = &p.items[0];
+    assert_eq!(
+        (tsmc.code.as_str(), tsmc.exchange, tsmc.name.as_str()),
+        ("2330", Exchange::Twse, "台積電")
+    );
+    assert_eq!(tsmc.last, Some(d("2425.0000")));
+    assert_eq!(tsmc.limit_up, Some(d("2425.0000")), "closed limit-up");
+    assert_eq!(tsmc.reference, Some(d("2205.0000")));
+    assert_eq!(
+        tsmc.volume,
+        Some(56_896_000),
+        "lots are converted to shares"
+    );
+    assert!(tsmc.asks.is_empty(), "'a': '-' at limit-up means no asks");
+    assert_eq!(tsmc.bids.len(), 5);
+    assert_eq!(
+        (tsmc.bids[0].price, tsmc.bids[0].volume),
+        (d("2425.0000"), 1_989_000)
+    );
+    assert_eq!(
+        tsmc.exchange_time,
+        Utc.with_ymd_and_hms(2026, 7, 31, 6, 30, 0).unwrap()
+    );
+    assert_eq!(tsmc.received_at, now);
+    let otc = &p.items[1];
+    assert_eq!((otc.code.as_str(), otc.exchange), ("6547", Exchange::Tpex));
+    assert_eq!(otc.asks[0].price, d("45.8000"));
+}
+
+#[test]
+fn mis_snapshot_without_a_trade_has_no_last_price() {
+    let body = fixture("mis_getStockInfo_2330_intraday_20240516_1.json");
+    let q = &quotes(&body, Board::Regular, Utc::now()).unwrap().items[0];
+    assert_eq!(q.last, None, "z == '-' is 'no trade in this snapshot'");
+    assert_eq!(q.last_volume, None);
+    assert_eq!(q.high, Some(d("856.0000")));
+    assert_eq!(q.volume, Some(23_350_000));
+    assert_eq!(q.name, "台積電");
+    // 2017 format with tk0/tk1 and two-decimal prices
+    let old = &quotes(
+        &fixture("mis_getStockInfo_2330_intraday_20170724_1.json"),
+        Board::Regular,
+        Utc::now(),
+    )
+    .unwrap()
+    .items[0];
+    assert_eq!(old.last, Some(d("214.50")));
+}
+
+#[test]
+fn mis_odd_lots_and_indices() {
+    let odd = &quotes(
+        &fixture("mis_getOddInfo_2330_afterclose_20231229.json"),
+        Board::OddLot,
+        Utc::now(),
+    )
+    .unwrap()
+    .items[0];
+    assert_eq!(
+        odd.volume,
+        Some(691_301),
+        "odd-lot volumes are already shares"
+    );
+    assert_eq!(odd.asks[0].volume, 2084);
+    let taiex = &quotes(
+        &fixture("mis_getStockInfo_t00_index_afterclose_20231229.json"),
+        Board::Regular,
+        Utc::now(),
+    )
+    .unwrap()
+    .items[0];
+    assert_eq!(taiex.code.as_str(), "t00");
+    assert_eq!(taiex.last, Some(d("17930.81")));
+    assert_eq!(taiex.volume, None, "an index has no share volume");
+}
+
+#[test]
+fn mis_unknown_codes_are_absent_and_a_broken_item_is_skipped() {
+    let body = br#"{"msgArray":[{"c":"2330","n":"x","z":"1.0","tlong":"1700000000000"},{"n":"no code"}],"rtcode":"0000"}"#;
+    let p = quotes(body, Board::Regular, Utc::now()).unwrap();
+    assert_eq!(p.items.len(), 1);
+    assert_eq!(p.skipped.len(), 1);
+    assert!(p.skipped[0].location.contains("item 2"), "{:?}", p.skipped);
+    let err = quotes(
+        br#"{"msgArray":[],"rtcode":"9999","rtmessage":"Bad"}"#,
+        Board::Regular,
+        Utc::now(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("rtcode 9999"), "{err}");
+}
+
+#[test]
+fn stock_day_all_current_and_older_formats() {
+    let p = stock_day_all(&fixture("openapi_STOCK_DAY_ALL_20260708.json"), None).unwrap();
+    assert_eq!(p.items.len() + p.skipped.len(), 1369);
+    assert_eq!(p.skipped.len(), 8, "untraded rows ('0.00') are skipped");
+    assert!(p.skipped.iter().all(|s| s.reason.contains("no trade")));
+    let tsmc = p.items.iter().find(|b| b.code.as_str() == "2330").unwrap();
+    assert_eq!(tsmc.date, ymd(2026, 7, 8));
+    assert_eq!(tsmc.close, d("2465.00"));
+    assert_eq!(tsmc.volume, 25_519_599);
+    assert_eq!(tsmc.trades, Some(94_688));
+
+    let body = fixture("openapi_STOCK_DAY_ALL_nodate_2025.json");
+    let err = stock_day_all(&body, None).unwrap_err();
+    assert!(err.to_string().contains("pass the trading date"), "{err}");
+    let p = stock_day_all(&body, Some(ymd(2025, 3, 31))).unwrap();
+    assert_eq!(
+        (p.items.len(), p.skipped.len()),
+        (1282, 4),
+        "untraded rows ('') are skipped"
+    );
+    assert_eq!(
+        p.items
+            .iter()
+            .find(|b| b.code.as_str() == "2330")
+            .unwrap()
+            .close,
+        d("910.00")
+    );
+}
+
+#[test]
+fn valuations_keep_empty_ratios_as_none() {
+    let p = valuations(&fixture("openapi_BWIBBU_ALL_EXCERPT_3rows_20261008.json")).unwrap();
+    assert_eq!(p.items.len(), 3);
+    assert_eq!(p.items[0].pe, None, "台泥 has no P/E");
+    assert_eq!(p.items[2].pe, Some(d("29.56")));
+    assert_eq!(p.items[2].date, ymd(2026, 10, 8));
+}
+
+#[test]
+fn company_profiles_from_chinese_keys() {
+    let p = company_profiles(&fixture("openapi_t187ap03_L_EXCERPT_3rows_20261009.json")).unwrap();
+    assert_eq!(p.items.len(), 3);
+    let tcc = &p.items[0];
+    assert_eq!((tcc.code.as_str(), tcc.name.as_str()), ("1101", "台泥"));
+    assert_eq!(tcc.full_name.as_deref(), Some("臺灣水泥股份有限公司"));
+    assert_eq!(tcc.listed_on, Some(ymd(1962, 2, 9)));
+    assert_eq!(tcc.industry.as_deref(), Some("01"));
+}
+
+#[test]
+fn holiday_rows_say_whether_the_market_trades() {
+    // The shape documented by the OpenAPI's swagger (Name, Date, Weekday, Description); the
+    // project has no recorded body of this endpoint yet.
+    let body = r#"[
+      {"Name":"中華民國開國紀念日","Date":"1150101","Weekday":"四","Description":"依規定放假1日"},
+      {"Name":"國曆新年開始交易日","Date":"1150102","Weekday":"五","Description":"國曆新年開始交易"},
+      {"Name":"農曆春節前最後交易日","Date":"1150211","Weekday":"三","Description":"農曆春節前最後交易"},
+      {"Name":"市場無交易，僅辦理結算交割作業","Date":"1150212","Weekday":"四","Description":""},
+      {"Name":"bad","Date":"x","Weekday":"","Description":""}]"#;
+    let p = holidays(body.as_bytes()).unwrap();
+    let trading: Vec<bool> = p.items.iter().map(|d| d.trading).collect();
+    assert_eq!(trading, vec![false, true, true, false]);
+    assert_eq!(p.items[0].date, ymd(2026, 1, 1));
+    assert_eq!(p.skipped.len(), 1);
+}
+
+#[test]
+fn mi_index_finds_the_quotes_table_by_title() {
+    let p = mi_index(
+        &fixture("twse_rwd_MI_INDEX_ALLBUT0999_20230130.json"),
+        ymd(2023, 1, 30),
+    )
+    .unwrap();
+    assert_eq!(p.items.len() + p.skipped.len(), 1182);
+    assert_eq!(p.skipped.len(), 10, "'--' rows have no trade");
+    let tsmc = p.items.iter().find(|b| b.code.as_str() == "2330").unwrap();
+    assert_eq!(
+        (tsmc.open, tsmc.close, tsmc.volume),
+        (d("542.00"), d("543.00"), 148_413_161)
+    );
+    assert!(matches!(
+        mi_index(
+            &fixture("twse_rwd_MI_INDEX_ALLBUT0999_20230130.json"),
+            ymd(2023, 1, 31)
+        ),
+        Err(Error::WrongPeriod { .. })
+    ));
+    let none = mi_index(
+        &fixture("twse_rwd_MI_INDEX_MS_nodata_20230101.json"),
+        ymd(2023, 1, 1),
+    )
+    .unwrap();
+    assert!(none.items.is_empty() && none.skipped.is_empty());
+}
+
+#[test]
+fn institutional_net_buying() {
+    let p = institutional(
+        &fixture("twse_rwd_T86_ALLBUT0999_20230130.json"),
+        ymd(2023, 1, 30),
+    )
+    .unwrap();
+    assert_eq!(p.items.len(), 1120);
+    let tsmc = p.items.iter().find(|r| r.code.as_str() == "2330").unwrap();
+    assert_eq!(tsmc.name, "台積電", "padding is trimmed");
+    assert_eq!(tsmc.foreign_net, 80_641_049);
+    assert_eq!(tsmc.trust_net, 937_673);
+    assert_eq!(tsmc.dealer_net, 880_408);
+    assert_eq!(tsmc.total_net, 82_459_130);
+}
+
+#[test]
+fn tpex_daily_quotes_site_and_openapi() {
+    let p = tpex_daily_quotes(&fixture("tpex_stk_quotes_20230130.json"), ymd(2023, 1, 30)).unwrap();
+    assert_eq!(p.items.len() + p.skipped.len(), 7281);
+    let vax = p.items.iter().find(|b| b.code.as_str() == "6547").unwrap();
+    assert_eq!(
+        (vax.exchange, vax.close, vax.volume, vax.trades),
+        (Exchange::Tpex, d("71.80"), 1_876_240, Some(1_584))
+    );
+    let none = tpex_daily_quotes(
+        &fixture("tpex_stk_quotes_nodata_20230101.json"),
+        ymd(2023, 1, 1),
+    )
+    .unwrap();
+    assert!(none.items.is_empty());
+    let p = tpex_openapi_daily_quotes(&fixture(
+        "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json",
+    ))
+    .unwrap();
+    assert_eq!(p.items.len(), 3);
+    assert_eq!(p.items[2].code.as_str(), "6488");
+    assert_eq!(p.items[2].close, d("1130.00"));
+    assert_eq!(p.items[2].date, ymd(2026, 10, 8));
+}
+
 proptest! {
+    #[test]
+    fn no_parser_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let day = ymd(2025, 5, 2);
+        let _ = quotes(&body, Board::Regular, Utc::now());
+        let _ = stock_day_all(&body, Some(day));
+        let _ = valuations(&body);
+        let _ = company_profiles(&body);
+        let _ = holidays(&body);
+        let _ = mi_index(&body, day);
+        let _ = institutional(&body, day);
+        let _ = tpex_daily_quotes(&body, day);
+        let _ = tpex_openapi_daily_quotes(&body);
+    }
+
+    #[test]
+    fn no_parser_panics_on_arbitrary_json_values(
+        cells in proptest::collection::vec(proptest::option::of("\\PC{0,10}"), 0..20)
+    ) {
+        // Well-formed JSON with garbage values where the fields should be.
+        let keys = ["c", "z", "a", "f", "b", "g", "tlong", "Code", "Date", "ClosingPrice", "公司代號", "上市日期"];
+        let obj: serde_json::Map<String, serde_json::Value> = keys.iter().zip(cells.iter().cycle())
+            .map(|(k, v)| (k.to_string(), v.clone().map_or(serde_json::Value::Null, serde_json::Value::String))).collect();
+        let arr = serde_json::to_vec(&vec![serde_json::Value::Object(obj.clone())]).unwrap();
+        let mis = serde_json::to_vec(&serde_json::json!({"msgArray": [obj]})).unwrap();
+        let _ = quotes(&mis, Board::OddLot, Utc::now());
+        let _ = stock_day_all(&arr, None);
+        let _ = valuations(&arr);
+        let _ = company_profiles(&arr);
+        let _ = holidays(&arr);
+        let _ = tpex_openapi_daily_quotes(&arr);
+    }
+
     #[test]
     fn stock_day_never_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = stock_day(&body, &tsmc(), ymd(2025, 5, 1));

@@ -1,0 +1,59 @@
+//! Data the exchanges publish that the core model has no type for.
+
+use chrono::NaiveDate;
+use experiment_core::model::SecurityCode;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Valuation ratios of one security on one day (`BWIBBU`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Valuation {
+    /// Security code.
+    pub code: SecurityCode,
+    /// Short name.
+    pub name: String,
+    /// Trading date.
+    pub date: NaiveDate,
+    /// Price/earnings ratio; `None` when not meaningful (losses).
+    pub pe: Option<Decimal>,
+    /// Dividend yield in percent.
+    pub dividend_yield: Option<Decimal>,
+    /// Price/book ratio.
+    pub pb: Option<Decimal>,
+}
+
+/// Net buying of the three kinds of institutional investors in one security on one day
+/// (`fund/T86`), in shares; positive is net buying.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Institutional {
+    /// Security code.
+    pub code: SecurityCode,
+    /// Short name.
+    pub name: String,
+    /// Trading date.
+    pub date: NaiveDate,
+    /// Foreign and mainland investors, excluding foreign dealers.
+    pub foreign_net: i64,
+    /// Foreign dealers.
+    pub foreign_dealer_net: i64,
+    /// Investment trusts (投信).
+    pub trust_net: i64,
+    /// Securities dealers (自營商), proprietary and hedging together.
+    pub dealer_net: i64,
+    /// The three together (三大法人).
+    pub total_net: i64,
+}
+
+/// One row of the exchange's calendar (`holidaySchedule`): a closure, or a special day on
+/// which the market is open (a make-up trading Saturday) or which is only a settlement day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarDay {
+    /// The date.
+    pub date: NaiveDate,
+    /// Its name, e.g. `春節`.
+    pub name: String,
+    /// The exchange's description.
+    pub description: String,
+    /// Whether the market trades that day.
+    pub trading: bool,
+}

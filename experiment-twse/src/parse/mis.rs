@@ -1,0 +1,146 @@
+//! MIS real-time snapshots (`mis.twse.com.tw/stock/api/getStockInfo.jsp` and `getOddInfo.jsp`).
+//!
+//! Field names are MIS's one-letter codes: `c` code, `n` name, `ex` tse/otc, `z` last trade
+//! (`-` when this snapshot had no trade — not "market closed"), `tv` its volume, `v`
+//! cumulative volume, `o`/`h`/`l` session open/high/low, `y` reference price, `u`/`w` limit
+//! up/down, `a`/`f` ask prices/volumes and `b`/`g` bid prices/volumes as `_`-joined lists
+//! (`-` when empty, as at limit-up), `tlong` the exchange's time in epoch ms. Codes MIS does
+//! not know are simply absent from `msgArray`.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use experiment_core::model::{BookLevel, Exchange, Quote, SecurityCode, MARKET_TZ};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::{collect_rows, json_body, malformed, parse_count, parse_number, Parsed};
+use crate::Result;
+
+/// Which board a snapshot is from: volumes are board lots (1,000 shares) on the regular board
+/// and shares on the odd-lot board.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Board {
+    /// `getStockInfo.jsp`.
+    Regular,
+    /// `getOddInfo.jsp` (intraday odd lots).
+    OddLot,
+}
+
+#[derive(Deserialize)]
+struct Response {
+    #[serde(rename = "msgArray", default)]
+    msg_array: Vec<std::collections::HashMap<String, serde_json::Value>>,
+    #[serde(default)]
+    rtcode: Option<String>,
+    #[serde(default)]
+    rtmessage: Option<String>,
+}
+
+type Item = std::collections::HashMap<String, serde_json::Value>;
+
+fn field(item: &Item, key: &str) -> Option<String> {
+    match item.get(key) {
+        Some(serde_json::Value::String(s)) => {
+            let s = s.trim();
+            (!s.is_empty() && s != "-").then(|| s.to_owned())
+        }
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn price(item: &Item, key: &str) -> Option<Decimal> {
+    field(item, key)
+        .and_then(|s| parse_number(&s))
+        .filter(|p| !p.is_zero())
+}
+
+fn book(item: &Item, prices: &str, volumes: &str, lot: u64) -> Vec<BookLevel> {
+    let (Some(p), Some(v)) = (field(item, prices), field(item, volumes)) else {
+        return Vec::new();
+    };
+    p.split('_')
+        .zip(v.split('_'))
+        .filter_map(|(p, v)| {
+            let price = parse_number(p).filter(|p| !p.is_zero())?;
+            Some(BookLevel {
+                price,
+                volume: parse_count(v)? * lot,
+            })
+        })
+        .collect()
+}
+
+/// Parses a `getStockInfo.jsp` / `getOddInfo.jsp` body into quotes, stamped `received_at`.
+///
+/// # Errors
+/// `Blocked`, or `Malformed` when the body is not MIS JSON or `rtcode` is not `0000`.
+pub fn quotes(body: &[u8], board: Board, received_at: DateTime<Utc>) -> Result<Parsed<Quote>> {
+    const EP: &str = "getStockInfo";
+    let r: Response = json_body(EP, body)?;
+    if let Some(code) = r.rtcode.as_deref().filter(|c| *c != "0000") {
+        return Err(malformed(
+            EP,
+            format!("rtcode {code}: {}", r.rtmessage.unwrap_or_default()),
+        ));
+    }
+    let lot = match board {
+        Board::Regular => 1000,
+        Board::OddLot => 1,
+    };
+    let label = |i: usize, item: &Item| {
+        format!("item {} ({})", i + 1, field(item, "c").unwrap_or_default())
+    };
+    Ok(collect_rows(EP, r.msg_array, label, |item| {
+        let code =
+            SecurityCode::new(field(item, "c").ok_or("no code (c)")?).map_err(|e| e.to_string())?;
+        let exchange = match field(item, "ex").as_deref() {
+            Some("otc") => Exchange::Tpex,
+            _ => Exchange::Twse,
+        };
+        let exchange_time = match field(item, "tlong").and_then(|t| t.parse::<i64>().ok()) {
+            Some(ms) => DateTime::from_timestamp_millis(ms).ok_or("tlong out of range")?,
+            None => {
+                let (d, t) = (
+                    field(item, "d").ok_or("no time (tlong, d)")?,
+                    field(item, "t").unwrap_or_default(),
+                );
+                let local = NaiveDateTime::parse_from_str(&format!("{d} {t}"), "%Y%m%d %H:%M:%S")
+                    .map_err(|_| format!("time '{d} {t}'"))?;
+                local
+                    .and_local_timezone(MARKET_TZ)
+                    .single()
+                    .ok_or("ambiguous local time")?
+                    .with_timezone(&Utc)
+            }
+        };
+        // An index channel (it == "t", e.g. t00 TAIEX) has no board lots and no book.
+        let index = field(item, "it").as_deref() == Some("t");
+        let volume = |key: &str| {
+            if index {
+                None
+            } else {
+                field(item, key)
+                    .and_then(|v| parse_count(&v))
+                    .map(|v| v * lot)
+            }
+        };
+        Ok(Quote {
+            code,
+            exchange,
+            name: field(item, "n").unwrap_or_default(),
+            last: price(item, "z"),
+            last_volume: volume("tv"),
+            open: price(item, "o"),
+            high: price(item, "h"),
+            low: price(item, "l"),
+            reference: price(item, "y"),
+            limit_up: price(item, "u"),
+            limit_down: price(item, "w"),
+            volume: volume("v"),
+            bids: book(item, "b", "g", lot),
+            asks: book(item, "a", "f", lot),
+            exchange_time,
+            received_at,
+        })
+    }))
+}
