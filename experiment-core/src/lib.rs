@@ -5,6 +5,7 @@ pub mod cache;
 mod error;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod limit;
 pub mod memory;
 pub mod model;
 #[cfg(feature = "mongodb")]

@@ -20,11 +20,11 @@ use serde::Deserialize;
 
 use crate::discord::Discord;
 use crate::layers::{Backoff, Retrying, Throttled};
-use crate::limit::{Rate, RateLimiter};
 use crate::secret::Secret;
 use crate::slack::{SlackBot, SlackWebhook};
 use crate::telegram::Telegram;
 use crate::webhook::Webhook;
+use crate::{Rate, RateLimiter, DISCORD_RATE, SLACK_RATE, TELEGRAM_RATE, WEBHOOK_RATE};
 
 /// The kinds of destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -149,7 +149,7 @@ impl DestinationConfig {
                     timeout,
                 )?),
                 format!("slack-webhook:{name}"),
-                Rate::SLACK,
+                SLACK_RATE,
             ),
             Kind::SlackBot => {
                 let channel = self.need("channel", &self.channel)?.clone();
@@ -161,7 +161,7 @@ impl DestinationConfig {
                     self.api_url.clone(),
                     timeout,
                 )?;
-                (Arc::new(bot), key, Rate::SLACK)
+                (Arc::new(bot), key, SLACK_RATE)
             }
             Kind::Webhook => (
                 Arc::new(Webhook::new(
@@ -171,7 +171,7 @@ impl DestinationConfig {
                     timeout,
                 )?),
                 format!("webhook:{name}"),
-                Rate::WEBHOOK,
+                WEBHOOK_RATE,
             ),
             Kind::Discord => (
                 Arc::new(Discord::new(
@@ -180,7 +180,7 @@ impl DestinationConfig {
                     timeout,
                 )?),
                 format!("discord:{name}"),
-                Rate::DISCORD,
+                DISCORD_RATE,
             ),
             Kind::Telegram => {
                 let chat = self.need("chat_id", &self.chat_id)?.clone();
@@ -192,7 +192,7 @@ impl DestinationConfig {
                     self.api_url.clone(),
                     timeout,
                 )?;
-                (Arc::new(bot), key, Rate::TELEGRAM)
+                (Arc::new(bot), key, TELEGRAM_RATE)
             }
         };
         let rate = match self.rate_per_second {

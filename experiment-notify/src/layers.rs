@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use experiment_core::model::Notification;
 use experiment_core::{Notifier, Receipt, Result};
 
-use crate::limit::RateLimiter;
+use experiment_core::limit::RateLimiter;
 
 /// Waits for the destination's shared [`RateLimiter`] before every send.
 #[derive(Debug)]

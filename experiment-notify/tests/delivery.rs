@@ -11,7 +11,7 @@ use experiment_core::model::{Notification, NotificationStatus};
 use experiment_core::testing::store::alert;
 use experiment_core::{Notifier, Receipt, Result, Store};
 use experiment_notify::webhook::{Webhook, IDEMPOTENCY_HEADER};
-use experiment_notify::{OutboxSender, Rate, RateLimiter, RetryPolicy, Secret, Throttled};
+use experiment_notify::{OutboxSender, RateLimiter, RetryPolicy, Secret, Throttled, SLACK_RATE};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -34,7 +34,7 @@ impl Notifier for Clocked {
 async fn a_burst_of_20_alerts_to_one_slack_channel_respects_the_rate_limit() {
     let sent = Clocked::default();
     // two senders of the same channel share one limiter
-    let limiter = RateLimiter::shared("slack:C-burst-test", Rate::SLACK);
+    let limiter = RateLimiter::shared("slack:C-burst-test", SLACK_RATE);
     let a = Arc::new(Throttled::new(sent.clone(), limiter.clone()));
     let b = Arc::new(Throttled::new(sent.clone(), limiter));
     let start = tokio::time::Instant::now();
@@ -50,7 +50,7 @@ async fn a_burst_of_20_alerts_to_one_slack_channel_respects_the_rate_limit() {
     let mut times: Vec<Duration> = sent.0.lock().unwrap().iter().map(|t| *t - start).collect();
     times.sort();
     assert_eq!(times.len(), 20);
-    let burst = Rate::SLACK.burst as usize;
+    let burst = SLACK_RATE.burst as usize;
     assert!(
         times[..burst].iter().all(|t| *t < Duration::from_millis(1)),
         "burst: {times:?}"

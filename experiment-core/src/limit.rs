@@ -1,4 +1,5 @@
-//! Per-destination rate limits, shared by every sender of a destination in the process.
+//! Rate limits per destination or host, shared by every sender in the process (a Slack
+//! channel, `www.twse.com.tw`).
 //!
 //! Built on `governor` (GCRA) with a clock on tokio's time, so a paused test clock controls it.
 
@@ -67,27 +68,6 @@ pub struct Rate {
 }
 
 impl Rate {
-    /// Slack's documented guidance: about one message per second per channel.
-    pub const SLACK: Rate = Rate {
-        per_second: 1.0,
-        burst: 3,
-    };
-    /// Discord webhooks: about 5 requests per 2 seconds.
-    pub const DISCORD: Rate = Rate {
-        per_second: 2.5,
-        burst: 5,
-    };
-    /// Telegram: about one message per second per chat.
-    pub const TELEGRAM: Rate = Rate {
-        per_second: 1.0,
-        burst: 3,
-    };
-    /// Generic webhooks.
-    pub const WEBHOOK: Rate = Rate {
-        per_second: 10.0,
-        burst: 10,
-    };
-
     fn quota(self) -> Quota {
         let per = Duration::from_secs_f64(1.0 / self.per_second.max(1e-6));
         Quota::with_period(per)
@@ -176,9 +156,13 @@ mod tests {
 
     #[test]
     fn shared_limiters_are_shared_by_key() {
-        let a = RateLimiter::shared("slack:C1", Rate::SLACK);
-        let b = RateLimiter::shared("slack:C1", Rate::SLACK);
-        let c = RateLimiter::shared("slack:C2", Rate::SLACK);
+        let rate = Rate {
+            per_second: 1.0,
+            burst: 3,
+        };
+        let a = RateLimiter::shared("slack:C1", rate);
+        let b = RateLimiter::shared("slack:C1", rate);
+        let c = RateLimiter::shared("slack:C2", rate);
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
     }
