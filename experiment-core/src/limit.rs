@@ -105,15 +105,17 @@ impl RateLimiter {
         }
     }
 
-    /// The limiter registered for `key` in this process, created with `rate` on first use.
-    /// Every sender of one destination (say, one Slack channel) shares it.
+    /// The limiter registered for `key` and `rate` in this process, created on first use.
+    /// Every sender of one destination (say, one Slack channel) with the same rate shares it;
+    /// a caller asking for another rate gets a limiter of its own rather than silently
+    /// inheriting the first caller's.
     pub fn shared(key: &str, rate: Rate) -> Arc<RateLimiter> {
         static REGISTRY: OnceLock<Mutex<HashMap<String, Arc<RateLimiter>>>> = OnceLock::new();
         let mut map = REGISTRY
             .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        map.entry(key.to_owned())
+        map.entry(format!("{key}@{}/{}", rate.per_second, rate.burst))
             .or_insert_with(|| Arc::new(RateLimiter::new(rate)))
             .clone()
     }
@@ -165,5 +167,16 @@ mod tests {
         let c = RateLimiter::shared("slack:C2", rate);
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &c));
+        let slower = RateLimiter::shared(
+            "slack:C1",
+            Rate {
+                per_second: 0.5,
+                burst: 1,
+            },
+        );
+        assert!(
+            !Arc::ptr_eq(&a, &slower),
+            "another rate is never silently shared"
+        );
     }
 }

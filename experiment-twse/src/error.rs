@@ -30,6 +30,26 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The server answered with an HTTP error status.
+    #[error("{endpoint} answered HTTP {status}")]
+    Http {
+        /// The endpoint.
+        endpoint: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The request did not get an answer (connection refused, timeout, TLS failure).
+    #[error("{endpoint}: {source}")]
+    Transport {
+        /// The endpoint.
+        endpoint: String,
+        /// The cause (without the URL).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The client configuration is not usable (a base URL, a certificate file).
+    #[error("invalid configuration: {0}")]
+    Config(String),
     /// The body is about another period than the one asked for.
     #[error("{endpoint} answered for {got} but {asked} was asked for")]
     WrongPeriod {
@@ -46,7 +66,11 @@ impl Error {
     /// Whether a later retry may succeed (a block lifts after a while; a malformed body or a
     /// wrong period will not change by retrying at once, but may on another day).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Blocked { .. })
+        match self {
+            Error::Blocked { .. } | Error::Transport { .. } => true,
+            Error::Http { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
     }
 }
 
@@ -56,6 +80,10 @@ impl From<Error> for experiment_core::Error {
             Error::Blocked { backoff, .. } => experiment_core::Error::RateLimited {
                 retry_after: Some(backoff),
             },
+            e @ (Error::Transport { .. } | Error::Http { .. }) if e.is_transient() => {
+                experiment_core::Error::unavailable("twse", e)
+            }
+            Error::Config(reason) => experiment_core::Error::invalid("twse config", reason),
             other => experiment_core::Error::decode("TWSE response", other),
         }
     }

@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+pub mod client;
 mod error;
 pub mod model;
 pub mod parse;
 pub mod roc;
 
+pub use client::{Channel, TwseClient, TwseConfig};
 pub use error::{Error, Result};
 pub use roc::{parse_roc_date, RocDateError};
