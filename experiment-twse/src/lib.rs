@@ -1,10 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+pub mod backfill;
+pub mod calendar;
 pub mod client;
 mod error;
 pub mod model;
 pub mod parse;
 pub mod roc;
+pub mod source;
 
 pub use client::{Channel, TwseClient, TwseConfig};
 pub use error::{Error, Result};

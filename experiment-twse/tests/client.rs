@@ -292,3 +292,144 @@ fn bad_configuration_is_rejected_naming_the_field() {
     .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn backfill_stores_months_reports_progress_and_resumes() {
+    use experiment_core::memory::MemoryStore;
+    use experiment_core::Store;
+    use experiment_twse::backfill::{backfill, MonthOutcome};
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rwd/zh/afterTrading/STOCK_DAY"))
+        .and(query_param("date", "20150501"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(fixture("twse_exchangeReport_STOCK_DAY_2330_201505.json")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rwd/zh/afterTrading/STOCK_DAY"))
+        .and(query_param("date", "20150601"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(fixture("twse_rwd_BWIBBU_d_nodata_20230101.json")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rwd/zh/afterTrading/STOCK_DAY"))
+        .and(query_param("date", "20150701"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let c = client(&server, 0.01);
+    let store = MemoryStore::new();
+    let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2015, 5, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2015, 7, 31).unwrap(),
+    );
+    let mut seen = Vec::new();
+    let report = backfill(&c, &store, &[code("2330")], from, to, today, &mut |p| {
+        seen.push((p.done, p.total))
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen, vec![(1, 3), (2, 3), (3, 3)]);
+    assert_eq!(
+        report[0].outcome,
+        MonthOutcome::Stored {
+            bars: 20,
+            skipped: 0
+        }
+    );
+    assert_eq!(
+        report[1].outcome,
+        MonthOutcome::Stored {
+            bars: 0,
+            skipped: 0
+        },
+        "no data is an empty month"
+    );
+    assert!(
+        matches!(&report[2].outcome, MonthOutcome::Failed(why) if why.contains("500")),
+        "{:?}",
+        report[2]
+    );
+    assert_eq!(
+        store
+            .daily_bars(&code("2330"), from, to)
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
+
+    // run again: May is over and stored, so it is not fetched again
+    let before = server.received_requests().await.unwrap().len();
+    let again = backfill(&c, &store, &[code("2330")], from, to, today, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(again[0].outcome, MonthOutcome::AlreadyStored);
+    let may_requests = server.received_requests().await.unwrap()[before..]
+        .iter()
+        .filter(|r| r.url.query().is_some_and(|q| q.contains("20150501")))
+        .count();
+    assert_eq!(may_requests, 0);
+}
+
+#[tokio::test]
+async fn sources_turn_responses_into_events() {
+    use experiment_core::model::{EventKind, Payload};
+    use experiment_core::Source;
+    use experiment_twse::source::{DailySource, MisSource};
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/stock/index.jsp"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/stock/api/getStockInfo.jsp"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
+            "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/exchangeReport/STOCK_DAY_ALL"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(fixture("openapi_STOCK_DAY_ALL_20260708.json")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/tpex_mainboard_daily_close_quotes"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
+            "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json",
+        )))
+        .mount(&server)
+        .await;
+    let c = client(&server, 0.01);
+    let now = chrono::Utc::now();
+    let mis = MisSource::new(c.clone(), Channel::both(&code("2330")).to_vec());
+    let batch = mis.poll(now).await.unwrap();
+    assert_eq!(batch.events.len(), 2);
+    assert!(batch
+        .events
+        .iter()
+        .all(|e| e.kind() == EventKind::Quote && e.source == "twse.mis"));
+    assert_eq!(batch.events[0].key, "2330");
+
+    let daily = DailySource::new(c).poll(now).await.unwrap();
+    assert_eq!(daily.events.len(), 1361 + 3);
+    assert_eq!(daily.skipped.len(), 8);
+    assert!(daily
+        .events
+        .iter()
+        .any(|e| matches!(&e.payload, Payload::DailyBar(b) if b.code.as_str() == "6488")));
+}
