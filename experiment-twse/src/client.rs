@@ -151,10 +151,10 @@ impl fmt::Debug for TwseClient {
     }
 }
 
-fn rate(interval_secs: f64) -> Rate {
+fn rate(interval_secs: f64, burst: u32) -> Rate {
     Rate {
         per_second: 1.0 / interval_secs.max(0.001),
-        burst: 1,
+        burst,
     }
 }
 
@@ -209,29 +209,31 @@ impl TwseClient {
             builder = builder.add_root_certificate(cert);
         }
         let http = builder.build().map_err(|e| Error::Config(e.to_string()))?;
-        let limiter = |base: &str, interval: f64| {
-            RateLimiter::shared(&format!("twse-host:{base}"), rate(interval))
+        let limiter = |base: &str, interval: f64, burst: u32| {
+            RateLimiter::shared(&format!("twse-host:{base}"), rate(interval, burst))
         };
         let limiters = HashMap::from([
+            // A burst of two lets the session priming and the first batch go together (TWSE
+            // tolerates about 3 requests per 5 s); the sustained rate stays one per interval.
             (
                 Host::Mis,
-                limiter(&config.mis_url, config.mis_interval_secs),
+                limiter(&config.mis_url, config.mis_interval_secs, 2),
             ),
             (
                 Host::OpenApi,
-                limiter(&config.openapi_url, config.openapi_interval_secs),
+                limiter(&config.openapi_url, config.openapi_interval_secs, 1),
             ),
             (
                 Host::Twse,
-                limiter(&config.twse_url, config.twse_interval_secs),
+                limiter(&config.twse_url, config.twse_interval_secs, 1),
             ),
             (
                 Host::Tpex,
-                limiter(&config.tpex_url, config.tpex_interval_secs),
+                limiter(&config.tpex_url, config.tpex_interval_secs, 1),
             ),
             (
                 Host::TpexOpenApi,
-                limiter(&config.tpex_openapi_url, config.openapi_interval_secs),
+                limiter(&config.tpex_openapi_url, config.openapi_interval_secs, 1),
             ),
         ]);
         Ok(TwseClient {

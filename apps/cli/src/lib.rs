@@ -1,4 +1,5 @@
 //! The testable pieces of the `experiment` command.
 
 pub mod demo;
+pub mod fetch;
 pub mod notify;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use experiment_cli::demo::{self, DemoArgs};
+use experiment_cli::fetch::{self, FetchArgs};
 use experiment_cli::notify::{self, NotifyCommand};
 
 /// Experiment watches the Taiwan stock market and tells you when something you care about
@@ -25,6 +26,9 @@ enum Command {
     /// Run the whole pipeline offline on recorded TWSE data: feeder → event bus → worker →
     /// store and outbox → notifier. Needs no server and no network.
     Demo(DemoArgs),
+    /// Fetch from TWSE/TPEx: quotes, daily bars, history, profiles, holidays, institutional
+    /// flows. Every base URL can be pointed at a mock or a proxy.
+    Fetch(FetchArgs),
     /// Delivery: try a destination.
     #[command(subcommand)]
     Notify(NotifyCommand),
@@ -49,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             print!("{}", report.render());
         }
         Command::Notify(NotifyCommand::Test(args)) => println!("{}", notify::test(&args).await?),
+        Command::Fetch(args) => fetch::run(&args).await?,
     }
     Ok(())
 }
