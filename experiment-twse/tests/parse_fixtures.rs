@@ -6,7 +6,8 @@ use experiment_core::model::Exchange;
 use experiment_core::model::SecurityCode;
 use experiment_twse::parse::{
     check_block_page, company_profiles, holidays, institutional, mi_index, quotes, stock_day,
-    stock_day_all, tpex_daily_quotes, tpex_openapi_daily_quotes, valuations, Board,
+    stock_day_all, tpex_company_profiles, tpex_daily_quotes, tpex_openapi_daily_quotes, valuations,
+    Board,
 };
 use experiment_twse::Error;
 use proptest::prelude::*;
@@ -263,6 +264,87 @@ fn company_profiles_from_chinese_keys() {
     assert_eq!(tcc.full_name.as_deref(), Some("臺灣水泥股份有限公司"));
     assert_eq!(tcc.listed_on, Some(ymd(1962, 2, 9)));
     assert_eq!(tcc.industry.as_deref(), Some("01"));
+}
+
+#[test]
+fn every_recorded_mis_body_parses() {
+    let cases: [(&str, &[(&str, Option<&str>)]); 9] = [
+        (
+            "mis_getStockInfo_tse2330_otc6223_afterclose_20190111.json",
+            &[("2330", Some("220.50")), ("6223", Some("61.10"))],
+        ),
+        (
+            "mis_getStockInfo_otc6223_afterclose_20190111.json",
+            &[("6223", Some("61.10"))],
+        ),
+        (
+            "mis_getStockInfo_2330_intraday_20170724_1.json",
+            &[("2330", Some("214.50"))],
+        ),
+        (
+            "mis_getStockInfo_2330_intraday_20170724_2.json",
+            &[("2330", None)],
+        ),
+        (
+            "mis_getStockInfo_2330_intraday_20170724_3.json",
+            &[("2330", None)],
+        ),
+        (
+            "mis_getStockInfo_2330_intraday_20240516_1.json",
+            &[("2330", None)],
+        ),
+        (
+            "mis_getStockInfo_2330_intraday_20240516_2.json",
+            &[("2330", None)],
+        ),
+        (
+            "mis_getStockInfo_2330_intraday_20240516_3.json",
+            &[("2330", None)],
+        ),
+        (
+            "mis_getStockInfo_2330_afterclose_20231229.json",
+            &[("2330", Some("593.0000"))],
+        ),
+    ];
+    for (file, want) in cases {
+        let p = quotes(&fixture(file), Board::Regular, Utc::now()).unwrap();
+        assert!(p.skipped.is_empty(), "{file}: {:?}", p.skipped);
+        let got: Vec<(String, Option<String>)> = p
+            .items
+            .iter()
+            .map(|q| (q.code.to_string(), q.last.map(|l| l.to_string())))
+            .collect();
+        for (i, (code, last)) in want.iter().enumerate() {
+            assert_eq!(got[i].0, *code, "{file}");
+            if let Some(last) = last {
+                assert_eq!(got[i].1.as_deref(), Some(*last), "{file}");
+            }
+        }
+        assert!(
+            p.items
+                .iter()
+                .all(|q| q.reference.is_some() && q.name.chars().count() >= 2),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn tpex_company_profiles_from_english_keys() {
+    let p =
+        tpex_company_profiles(&fixture("tpex_openapi_mopsfin_t187ap03_O_20260708.json")).unwrap();
+    assert_eq!(p.items.len() + p.skipped.len(), 891);
+    assert!(
+        p.skipped.is_empty(),
+        "{:?}",
+        &p.skipped[..p.skipped.len().min(3)]
+    );
+    let first = &p.items[0];
+    assert_eq!(
+        (first.code.as_str(), first.name.as_str(), first.exchange),
+        ("1240", "茂生農經", Exchange::Tpex)
+    );
+    assert_eq!(first.listed_on, Some(ymd(2018, 8, 8)));
 }
 
 #[test]

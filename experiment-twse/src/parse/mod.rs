@@ -74,7 +74,7 @@ pub mod tpex;
 
 pub use classic::{institutional, mi_index, stock_day};
 pub use mis::{quotes, Board};
-pub use openapi::{company_profiles, holidays, stock_day_all, valuations};
+pub use openapi::{company_profiles, holidays, stock_day_all, tpex_company_profiles, valuations};
 pub use tpex::{tpex_daily_quotes, tpex_openapi_daily_quotes};
 
 pub(crate) fn malformed(endpoint: &str, reason: impl Into<String>) -> Error {

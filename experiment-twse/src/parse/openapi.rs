@@ -129,6 +129,34 @@ pub fn company_profiles(body: &[u8]) -> Result<Parsed<Security>> {
     }))
 }
 
+/// Parses the TPEx OpenAPI `mopsfin_t187ap03_O` (OTC company profiles, English keys).
+///
+/// # Errors
+/// `Blocked` or `Malformed`.
+pub fn tpex_company_profiles(body: &[u8]) -> Result<Parsed<Security>> {
+    const EP: &str = "mopsfin_t187ap03_O";
+    let rows: Vec<Row> = json_body(EP, body)?;
+    Ok(collect_rows(
+        EP,
+        rows,
+        label("SecuritiesCompanyCode"),
+        |row| {
+            let mut s = Security::new(
+                code_of(row, "SecuritiesCompanyCode")?,
+                Exchange::Tpex,
+                text(row, "CompanyAbbreviation"),
+            );
+            s.full_name = Some(text(row, "CompanyName")).filter(|n| !n.is_empty());
+            s.industry = Some(text(row, "SecuritiesIndustryCode")).filter(|n| !n.is_empty());
+            s.listed_on = any_date(&text(row, "DateOfListing")).ok();
+            if s.name.is_empty() {
+                return Err("no short name (CompanyAbbreviation)".into());
+            }
+            Ok(s)
+        },
+    ))
+}
+
 /// Parses `holidaySchedule/holidaySchedule`. Not every row is a holiday: the calendar also
 /// lists the first and last trading days around long holidays and settlement-only days, so
 /// each row says whether the market trades.
