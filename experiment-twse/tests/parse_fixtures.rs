@@ -268,7 +268,9 @@ fn company_profiles_from_chinese_keys() {
 
 #[test]
 fn every_recorded_mis_body_parses() {
-    let cases: [(&str, &[(&str, Option<&str>)]); 9] = [
+    /// (code, last trade price when the snapshot had one)
+    type Expected<'a> = &'a [(&'a str, Option<&'a str>)];
+    let cases: [(&str, Expected); 9] = [
         (
             "mis_getStockInfo_tse2330_otc6223_afterclose_20190111.json",
             &[("2330", Some("220.50")), ("6223", Some("61.10"))],
