@@ -42,7 +42,11 @@ struct Args {
     #[arg(long, env = "EXPERIMENT_MONGODB_URI", hide_env_values = true)]
     mongodb_uri: Option<String>,
     /// MongoDB database.
-    #[arg(long, env = "EXPERIMENT_MONGODB_DATABASE", default_value = "experiment")]
+    #[arg(
+        long,
+        env = "EXPERIMENT_MONGODB_DATABASE",
+        default_value = "experiment"
+    )]
     mongodb_database: String,
     /// Embedded store directory (when no MongoDB is given).
     #[arg(long, env = "EXPERIMENT_DATA_DIR", default_value = "experiment-data")]
@@ -77,10 +81,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or_default(),
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or_default(),
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -93,8 +98,11 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).map_err(|e| anyhow::anyhow!("--log: {e}"))?;
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .map_err(|e| anyhow::anyhow!("--log: {e}"))?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if args.log_json {
         logs.json().init();
     } else {
@@ -103,26 +111,47 @@ async fn main() -> anyhow::Result<()> {
     let Some(brokers) = args.kafka_brokers.clone() else {
         bail!("experiment-worker needs --kafka-brokers (or EXPERIMENT_KAFKA_BROKERS): the event log is what feeders and workers share; to run everything in one process, use `experiment demo`");
     };
-    let bus: Arc<dyn EventBus> = Arc::new(KafkaBus::connect(KafkaConfig::new(brokers).with_prefix(&args.topic_prefix))?);
+    let bus: Arc<dyn EventBus> = Arc::new(KafkaBus::connect(
+        KafkaConfig::new(brokers).with_prefix(&args.topic_prefix),
+    )?);
     let retry = RetryConfig::default();
     let store: Arc<dyn Store> = match &args.mongodb_uri {
-        Some(uri) => Arc::new(Retry::new(MongoStore::connect(uri, &args.mongodb_database).await.context("connecting to MongoDB")?, retry.clone())),
-        None => Arc::new(EmbeddedStore::open(&args.data_dir).with_context(|| format!("opening {}", args.data_dir.display()))?),
+        Some(uri) => Arc::new(Retry::new(
+            MongoStore::connect(uri, &args.mongodb_database)
+                .await
+                .context("connecting to MongoDB")?,
+            retry.clone(),
+        )),
+        None => Arc::new(
+            EmbeddedStore::open(&args.data_dir)
+                .with_context(|| format!("opening {}", args.data_dir.display()))?,
+        ),
     };
     let cache: Arc<dyn Cache> = match &args.redis_url {
-        Some(url) => Arc::new(Retry::new(RedisCache::connect(url, &args.redis_prefix).await.context("connecting to Redis")?, retry)),
+        Some(url) => Arc::new(Retry::new(
+            RedisCache::connect(url, &args.redis_prefix)
+                .await
+                .context("connecting to Redis")?,
+            retry,
+        )),
         None => Arc::new(MemoryCache::new()),
     };
     let destinations = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<FileConfig>(&text).with_context(|| format!("in {}", path.display()))?.destinations
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<FileConfig>(&text)
+                .with_context(|| format!("in {}", path.display()))?
+                .destinations
         }
         None => vec![DestinationConfig::console("console")],
     };
     let notifiers = destinations
         .iter()
-        .map(|d| d.build().with_context(|| format!("destination '{}'", d.name)))
+        .map(|d| {
+            d.build()
+                .with_context(|| format!("destination '{}'", d.name))
+        })
         .collect::<anyhow::Result<Vec<Arc<dyn Notifier>>>>()?;
 
     let mut worker = Worker::new(store.clone(), cache, WorkerConfig::default());
@@ -132,7 +161,11 @@ async fn main() -> anyhow::Result<()> {
     for (id, why) in worker.load_rules().await? {
         tracing::warn!(rule = %id, %why, "rule not evaluated");
     }
-    let mut topics = vec![EventKind::DailyBar.topic(), EventKind::Quote.topic(), EventKind::Security.topic()];
+    let mut topics = vec![
+        EventKind::DailyBar.topic(),
+        EventKind::Quote.topic(),
+        EventKind::Security.topic(),
+    ];
     if args.seed_topic {
         topics.push(SEED_TOPIC);
     }

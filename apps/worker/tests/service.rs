@@ -15,20 +15,35 @@ use experiment_core::{EventBusExt, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_service_turns_events_into_delivered_alerts_and_stops_cleanly() {
-    let Some(brokers) = backend_from_env("EXPERIMENT_TEST_KAFKA_BROKERS", "kafka") else { return };
-    let Some(mongo) = backend_from_env("EXPERIMENT_TEST_MONGODB_URI", "mongodb") else { return };
-    let (prefix, db, group) = (format!("{}.", unique("svc")), unique("svc").replace('-', "_"), unique("g"));
+    let Some(brokers) = backend_from_env("EXPERIMENT_TEST_KAFKA_BROKERS", "kafka") else {
+        return;
+    };
+    let Some(mongo) = backend_from_env("EXPERIMENT_TEST_MONGODB_URI", "mongodb") else {
+        return;
+    };
+    let (prefix, db, group) = (
+        format!("{}.", unique("svc")),
+        unique("svc").replace('-', "_"),
+        unique("g"),
+    );
 
     let store = MongoStore::connect(&mongo, &db).await.unwrap();
     let mut rule = AlertRule::new(RuleId::new("low3").unwrap(), "3-day low", "new_low(3d)");
     rule.destinations = vec!["console".into()];
     store.upsert_rule(&rule).await.unwrap();
 
-    let bus = KafkaBus::connect(KafkaConfig::new(brokers.clone()).with_prefix(prefix.clone())).unwrap();
+    let bus =
+        KafkaBus::connect(KafkaConfig::new(brokers.clone()).with_prefix(prefix.clone())).unwrap();
     for (i, close) in [10000, 10100, 10200, 9900, 10300].iter().enumerate() {
-        let b = bar("2330", chrono::NaiveDate::from_ymd_opt(2025, 5, i as u32 + 1).unwrap(), *close);
+        let b = bar(
+            "2330",
+            chrono::NaiveDate::from_ymd_opt(2025, 5, i as u32 + 1).unwrap(),
+            *close,
+        );
         let at = Utc.from_utc_datetime(&b.date.and_time(NaiveTime::from_hms_opt(6, 0, 0).unwrap()));
-        bus.publish_event("", &Event::new("test", at, Payload::DailyBar(b))).await.unwrap();
+        bus.publish_event("", &Event::new("test", at, Payload::DailyBar(b)))
+            .await
+            .unwrap();
     }
 
     let child = Command::new(env!("CARGO_BIN_EXE_experiment-worker"))
@@ -50,7 +65,12 @@ async fn the_worker_service_turns_events_into_delivered_alerts_and_stops_cleanly
             let alerts = store.alerts(&AlertQuery::default()).await.unwrap();
             if let Some(a) = alerts.first() {
                 let key = experiment_core::model::NotificationKey::derive(a.id, "console");
-                if store.notification(&key).await.unwrap().is_some_and(|n| n.status == NotificationStatus::Sent) {
+                if store
+                    .notification(&key)
+                    .await
+                    .unwrap()
+                    .is_some_and(|n| n.status == NotificationStatus::Sent)
+                {
                     return alerts;
                 }
             }
@@ -59,14 +79,30 @@ async fn the_worker_service_turns_events_into_delivered_alerts_and_stops_cleanly
     })
     .await;
 
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output()).await.unwrap().unwrap();
-    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    let alerts = delivered.unwrap_or_else(|_| panic!("no delivered alert in time; worker log:\n{stderr}"));
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    let alerts =
+        delivered.unwrap_or_else(|_| panic!("no delivered alert in time; worker log:\n{stderr}"));
     assert_eq!(alerts.len(), 1, "one new 3-day low (May 4)");
     assert_eq!(alerts[0].price.unwrap().to_string(), "99.00");
-    assert!(stdout.contains("[2025-05-04] 2330 3-day low"), "the console destination printed it:\n{stdout}");
-    assert!(output.status.success(), "clean exit on SIGTERM: {:?}\n{stderr}", output.status);
+    assert!(
+        stdout.contains("[2025-05-04] 2330 3-day low"),
+        "the console destination printed it:\n{stdout}"
+    );
+    assert!(
+        output.status.success(),
+        "clean exit on SIGTERM: {:?}\n{stderr}",
+        output.status
+    );
     assert!(stderr.contains("worker stopped"), "{stderr}");
 }
 

@@ -1,0 +1,133 @@
+//! `experiment-feeder --once` against recorded bodies on a mock, publishing to the real
+//! Kafka-protocol test broker.
+
+use std::process::Command;
+use std::time::Duration;
+
+use experiment_core::kafka::{KafkaBus, KafkaConfig};
+use experiment_core::model::{EventKind, Payload};
+use experiment_core::seed::{AssetInfoView, SEED_TOPIC};
+use experiment_core::testing::{backend_from_env, unique};
+use experiment_core::EventBus;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../../experiment-twse/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_round_publishes_quotes_bars_and_seed_messages() {
+    let Some(brokers) = backend_from_env("EXPERIMENT_TEST_KAFKA_BROKERS", "kafka") else {
+        return;
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/stock/index.jsp"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/stock/api/getStockInfo.jsp"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
+            "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/exchangeReport/STOCK_DAY_ALL"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(fixture("openapi_STOCK_DAY_ALL_20260708.json")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/tpex_mainboard_daily_close_quotes"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
+            "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json",
+        )))
+        .mount(&server)
+        .await;
+    let prefix = format!("{}.", unique("feed"));
+    let url = server.uri();
+    let (b, p) = (brokers.clone(), prefix.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_experiment-feeder"))
+            .args([
+                "--once",
+                "--seed-compat",
+                "--codes",
+                "2330,6547",
+                "--mis-url",
+                &url,
+                "--openapi-url",
+                &url,
+                "--tpex-openapi-url",
+                &url,
+            ])
+            .env("EXPERIMENT_KAFKA_BROKERS", &b)
+            .env("EXPERIMENT_TOPIC_PREFIX", &p)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bus = KafkaBus::connect(KafkaConfig::new(brokers).with_prefix(prefix)).unwrap();
+    let mut sub = bus
+        .subscribe(
+            &unique("g"),
+            &[
+                EventKind::Quote.topic(),
+                SEED_TOPIC,
+                EventKind::DailyBar.topic(),
+            ],
+        )
+        .await
+        .unwrap();
+    // One MIS batch (4 channels) answered with the recorded 2330 + 6547 body: 2 quotes, 2 seed
+    // messages; 1,361 traded listed bars + 3 OTC bars.
+    let (mut quotes, mut seed, mut bars) = (0, 0, 0);
+    let done = tokio::time::timeout(Duration::from_secs(60), async {
+        while quotes < 2 || seed < 2 || bars < 1364 {
+            let d = sub.next().await.unwrap();
+            if d.topic == SEED_TOPIC {
+                let view = AssetInfoView::decode(&d.record.payload, &d.position()).unwrap();
+                assert!(["2330", "6547"].contains(&view.code.as_str()));
+                seed += 1;
+            } else {
+                match d.decode_event().unwrap().payload {
+                    Payload::Quote(_) => quotes += 1,
+                    Payload::DailyBar(_) => bars += 1,
+                    _ => {}
+                }
+            }
+            d.ack();
+        }
+    })
+    .await;
+    sub.close().await.unwrap();
+    assert!(done.is_ok(), "quotes {quotes}, seed {seed}, bars {bars}");
+    assert_eq!((quotes, seed, bars), (2, 2, 1364));
+}
+
+#[test]
+fn without_a_broker_it_says_what_is_missing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_experiment-feeder"))
+        .env_remove("EXPERIMENT_KAFKA_BROKERS")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --kafka-brokers"));
+}
