@@ -34,6 +34,16 @@ fn client(server: &MockServer, interval: f64) -> TwseClient {
     .unwrap()
 }
 
+/// Serves the recorded body `file` for GET `p`.
+async fn serve(s: &MockServer, p: &str, file: &str) {
+    let body = ResponseTemplate::new(200).set_body_bytes(fixture(file));
+    Mock::given(method("GET"))
+        .and(path(p))
+        .respond_with(body)
+        .mount(s)
+        .await;
+}
+
 fn code(c: &str) -> SecurityCode {
     SecurityCode::new(c).unwrap()
 }
@@ -104,14 +114,12 @@ async fn mis_primes_the_session_cookie_then_batches_channels() {
 #[tokio::test]
 async fn requests_to_one_host_are_spaced_by_its_interval() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/exchangeReport/BWIBBU_ALL"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("openapi_BWIBBU_ALL_EXCERPT_3rows_20261008.json")),
-        )
-        .mount(&server)
-        .await;
+    serve(
+        &server,
+        "/exchangeReport/BWIBBU_ALL",
+        "openapi_BWIBBU_ALL_EXCERPT_3rows_20261008.json",
+    )
+    .await;
     let c = client(&server, 0.3);
     let start = Instant::now();
     let mut times = Vec::new();
@@ -193,14 +201,12 @@ async fn server_errors_are_retried_and_client_errors_are_not() {
         .with_priority(1)
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/opendata/t187ap03_L"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("openapi_t187ap03_L_EXCERPT_3rows_20261009.json")),
-        )
-        .mount(&server)
-        .await;
+    serve(
+        &server,
+        "/opendata/t187ap03_L",
+        "openapi_t187ap03_L_EXCERPT_3rows_20261009.json",
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path("/holidaySchedule/holidaySchedule"))
         .respond_with(ResponseTemplate::new(404))
@@ -392,28 +398,24 @@ async fn sources_turn_responses_into_events() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/stock/api/getStockInfo.jsp"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
-            "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json",
-        )))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/exchangeReport/STOCK_DAY_ALL"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("openapi_STOCK_DAY_ALL_20260708.json")),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/tpex_mainboard_daily_close_quotes"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
-            "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json",
-        )))
-        .mount(&server)
-        .await;
+    serve(
+        &server,
+        "/stock/api/getStockInfo.jsp",
+        "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json",
+    )
+    .await;
+    serve(
+        &server,
+        "/exchangeReport/STOCK_DAY_ALL",
+        "openapi_STOCK_DAY_ALL_20260708.json",
+    )
+    .await;
+    serve(
+        &server,
+        "/tpex_mainboard_daily_close_quotes",
+        "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json",
+    )
+    .await;
     let c = client(&server, 0.01);
     let now = chrono::Utc::now();
     let mis = MisSource::new(c.clone(), Channel::both(&code("2330")).to_vec());

@@ -6,11 +6,18 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    let dir = env!("CARGO_MANIFEST_DIR");
+    std::fs::read(format!("{dir}/../../experiment-twse/tests/fixtures/{name}")).unwrap()
+}
+
+/// Serves the recorded body `file` for GET `p` (and, when given, query `date`).
+async fn serve(s: &MockServer, p: &str, date: Option<&str>, file: &str) {
+    let mut m = Mock::given(method("GET")).and(path(p));
+    if let Some(d) = date {
+        m = m.and(query_param("date", d));
+    }
+    let body = ResponseTemplate::new(200).set_body_bytes(fixture(file));
+    m.respond_with(body).mount(s).await;
 }
 
 async fn run(args: &[&str]) -> Output {
@@ -43,46 +50,27 @@ async fn server() -> MockServer {
         .respond_with(ResponseTemplate::new(200))
         .mount(&s)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/stock/api/getStockInfo.jsp"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
-            "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json",
-        )))
-        .mount(&s)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/rwd/zh/afterTrading/STOCK_DAY"))
-        .and(query_param("date", "20150501"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("twse_exchangeReport_STOCK_DAY_2330_201505.json")),
-        )
-        .mount(&s)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/exchangeReport/STOCK_DAY_ALL"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("openapi_STOCK_DAY_ALL_20260708.json")),
-        )
-        .mount(&s)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/rwd/zh/fund/T86"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("twse_rwd_T86_ALLBUT0999_20230130.json")),
-        )
-        .mount(&s)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/opendata/t187ap03_L"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("openapi_t187ap03_L_EXCERPT_3rows_20261009.json")),
-        )
-        .mount(&s)
-        .await;
+    let mis = "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json";
+    serve(&s, "/stock/api/getStockInfo.jsp", None, mis).await;
+    let month = "twse_exchangeReport_STOCK_DAY_2330_201505.json";
+    serve(
+        &s,
+        "/rwd/zh/afterTrading/STOCK_DAY",
+        Some("20150501"),
+        month,
+    )
+    .await;
+    let all = "openapi_STOCK_DAY_ALL_20260708.json";
+    serve(&s, "/exchangeReport/STOCK_DAY_ALL", None, all).await;
+    serve(
+        &s,
+        "/rwd/zh/fund/T86",
+        None,
+        "twse_rwd_T86_ALLBUT0999_20230130.json",
+    )
+    .await;
+    let profiles = "openapi_t187ap03_L_EXCERPT_3rows_20261009.json";
+    serve(&s, "/opendata/t187ap03_L", None, profiles).await;
     s
 }
 

@@ -13,11 +13,17 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/../../experiment-twse/tests/fixtures/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
+    let dir = env!("CARGO_MANIFEST_DIR");
+    std::fs::read(format!("{dir}/../../experiment-twse/tests/fixtures/{name}")).unwrap()
+}
+
+async fn serve(s: &MockServer, p: &str, file: &str) {
+    let body = ResponseTemplate::new(200).set_body_bytes(fixture(file));
+    Mock::given(method("GET"))
+        .and(path(p))
+        .respond_with(body)
+        .mount(s)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,28 +37,16 @@ async fn one_round_publishes_quotes_bars_and_seed_messages() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
-    Mock::given(method("GET"))
-        .and(path("/stock/api/getStockInfo.jsp"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
-            "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json",
-        )))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/exchangeReport/STOCK_DAY_ALL"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_bytes(fixture("openapi_STOCK_DAY_ALL_20260708.json")),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/tpex_mainboard_daily_close_quotes"))
-        .respond_with(ResponseTemplate::new(200).set_body_bytes(fixture(
-            "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json",
-        )))
-        .mount(&server)
-        .await;
+    let mis = "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json";
+    serve(&server, "/stock/api/getStockInfo.jsp", mis).await;
+    serve(
+        &server,
+        "/exchangeReport/STOCK_DAY_ALL",
+        "openapi_STOCK_DAY_ALL_20260708.json",
+    )
+    .await;
+    let otc = "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json";
+    serve(&server, "/tpex_mainboard_daily_close_quotes", otc).await;
     let prefix = format!("{}.", unique("feed"));
     let url = server.uri();
     let (b, p) = (brokers.clone(), prefix.clone());

@@ -63,6 +63,18 @@ fn check_stat(endpoint: &str, stat: Option<&str>) -> Result<bool> {
     }
 }
 
+/// Rejects a body about another day than `date`.
+fn check_day(endpoint: &str, table: &Table, date: NaiveDate) -> Result<()> {
+    match body_date(endpoint, table)? {
+        Some(got) if got != date => Err(Error::WrongPeriod {
+            endpoint: endpoint.into(),
+            asked: date.to_string(),
+            got: got.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn body_date(endpoint: &str, table: &Table) -> Result<Option<NaiveDate>> {
     table
         .date
@@ -188,15 +200,7 @@ pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
     if !check_stat(EP, root.stat.as_deref())? {
         return Ok(Parsed::default());
     }
-    if let Some(got) = body_date(EP, &root)? {
-        if got != date {
-            return Err(Error::WrongPeriod {
-                endpoint: EP.into(),
-                asked: date.to_string(),
-                got: got.to_string(),
-            });
-        }
-    }
+    check_day(EP, &root, date)?;
     let Some(table) = root.tables.iter().find(|t| {
         t.title
             .as_deref()
@@ -246,15 +250,7 @@ pub fn institutional(body: &[u8], date: NaiveDate) -> Result<Parsed<Institutiona
     if !check_stat(EP, table.stat.as_deref())? {
         return Ok(Parsed::default());
     }
-    if let Some(got) = body_date(EP, &table)? {
-        if got != date {
-            return Err(Error::WrongPeriod {
-                endpoint: EP.into(),
-                asked: date.to_string(),
-                got: got.to_string(),
-            });
-        }
-    }
+    check_day(EP, &table, date)?;
     let cols = Columns {
         endpoint: EP,
         fields: &table.fields,
