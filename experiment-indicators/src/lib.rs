@@ -1,7 +1,19 @@
 #![doc = include_str!("../README.md")]
 
+mod bars;
+mod core;
 mod new_low;
+mod series;
 mod sma;
 
+pub use crate::core::{batch, Bar, Indicator};
+pub use bars::{
+    Atr, Cci, ChannelValue, Dmi, DmiValue, Donchian, Keltner, Mfi, Obv, StochValue, Stochastic,
+    TaiwanKd, Vwap, WilliamsR,
+};
 pub use new_low::{new_low, parse_window, NewLow};
+pub use series::{
+    BandsValue, Bollinger, Dema, Ema, Highest, Lowest, Macd, MacdValue, Momentum, Rma, Roc, Rsi,
+    StdDev, Tema, Wma,
+};
 pub use sma::{sma, Sma};

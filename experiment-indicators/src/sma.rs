@@ -31,7 +31,7 @@ impl Sma {
     }
 
     /// Adds a closed value and returns the average, once defined.
-    pub fn update(&mut self, value: f64) -> Option<f64> {
+    pub fn update_value(&mut self, value: f64) -> Option<f64> {
         self.window.push_back(value);
         self.sum += value;
         if self.window.len() > self.period {
@@ -46,18 +46,10 @@ impl Sma {
         self.value()
     }
 
-    /// The average a forming value would give, without committing it.
-    pub fn peek(&self, value: f64) -> Option<f64> {
-        let len = self.window.len() + 1;
-        if len < self.period {
-            return None;
-        }
-        let dropped = if len > self.period {
-            self.window.front().copied().unwrap_or_default()
-        } else {
-            0.0
-        };
-        Some((self.sum + value - dropped) / self.period as f64)
+    /// The average a forming value would give, without committing it: exactly what
+    /// [`Sma::update_value`] would return (same arithmetic, so the two never differ by an ulp).
+    pub fn peek_value(&self, value: f64) -> Option<f64> {
+        self.clone().update_value(value)
     }
 
     /// The current average, once defined.
@@ -81,7 +73,20 @@ impl Sma {
 /// ```
 pub fn sma(values: &[f64], period: usize) -> Vec<Option<f64>> {
     let mut s = Sma::new(period);
-    values.iter().map(|v| s.update(*v)).collect()
+    values.iter().map(|v| s.update_value(*v)).collect()
+}
+
+impl crate::core::Indicator for Sma {
+    type Output = f64;
+    fn update(&mut self, bar: &crate::core::Bar) -> Option<f64> {
+        self.update_value(bar.close)
+    }
+    fn reset(&mut self) {
+        Sma::reset(self);
+    }
+    fn warm_up(&self) -> usize {
+        self.period - 1
+    }
 }
 
 #[cfg(test)]
@@ -100,14 +105,11 @@ mod tests {
         fn peek_equals_update(values in proptest::collection::vec(-1e6f64..1e6, 1..60), period in 1usize..10) {
             let mut s = Sma::new(period);
             for v in values {
-                let peeked = s.peek(v);
+                let peeked = s.peek_value(v);
                 let mut c = s.clone();
-                prop_assert_eq!(peeked.map(f64::to_bits).is_some(), c.update(v).is_some());
-                let updated = s.update(v);
-                match (peeked, updated) {
-                    (Some(a), Some(b)) => prop_assert!((a - b).abs() <= 1e-9 * b.abs().max(1.0)),
-                    (a, b) => prop_assert_eq!(a, b),
-                }
+                prop_assert_eq!(peeked.map(f64::to_bits).is_some(), c.update_value(v).is_some());
+                let updated = s.update_value(v);
+                prop_assert_eq!(peeked, updated);
             }
         }
 

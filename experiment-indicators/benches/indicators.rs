@@ -1,0 +1,97 @@
+//! Streaming cost per update and batch cost over 1M bars.
+//!
+//! `cargo bench -p experiment-indicators`; compare with TA-Lib on the same data with
+//! `scripts/bench_vs_talib.py` in the same session (same generator, same 1M bars).
+
+// `criterion_group!` expands to a public function without documentation.
+#![allow(missing_docs)]
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use experiment_indicators::*;
+
+/// A deterministic random walk (xorshift), the same generator as scripts/bench_vs_talib.py.
+pub fn walk(n: usize) -> Vec<Bar> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut close = 100.0;
+    (0..n)
+        .map(|_| {
+            let open = close;
+            close = (close * (1.0 + (next() - 0.5) * 0.02)).max(1.0);
+            let high = open.max(close) * (1.0 + next() * 0.005);
+            let low = open.min(close) * (1.0 - next() * 0.005);
+            Bar {
+                open,
+                high,
+                low,
+                close,
+                volume: (next() * 1e6).floor(),
+            }
+        })
+        .collect()
+}
+
+fn streaming(c: &mut Criterion) {
+    let bars = walk(10_000);
+    let mut g = c.benchmark_group("streaming update");
+    g.throughput(Throughput::Elements(bars.len() as u64));
+    macro_rules! bench {
+        ($name:expr, $make:expr) => {
+            g.bench_function($name, |b| {
+                b.iter_batched(
+                    || $make,
+                    |mut ind| {
+                        for bar in &bars {
+                            black_box(ind.update(black_box(bar)));
+                        }
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        };
+    }
+    bench!("sma(20)", Sma::new(20));
+    bench!("ema(20)", Ema::new(20));
+    bench!("rsi(14)", Rsi::new(14));
+    bench!("macd(12,26,9)", Macd::new(12, 26, 9));
+    bench!("kd(9,3,3)", TaiwanKd::new(9, 3, 3));
+    bench!("bbands(20,2)", Bollinger::new(20, 2.0));
+    bench!("atr(14)", Atr::new(14));
+    bench!("dmi(14)", Dmi::new(14));
+    bench!("stoch(14,3,3)", Stochastic::new(14, 3, 3));
+    g.finish();
+}
+
+fn batch_1m(c: &mut Criterion) {
+    let bars = walk(1_000_000);
+    let mut g = c.benchmark_group("batch 1M bars");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(bars.len() as u64));
+    g.bench_function("sma(20)", |b| {
+        b.iter(|| batch(Sma::new(20), black_box(&bars)))
+    });
+    g.bench_function("ema(20)", |b| {
+        b.iter(|| batch(Ema::new(20), black_box(&bars)))
+    });
+    g.bench_function("rsi(14)", |b| {
+        b.iter(|| batch(Rsi::new(14), black_box(&bars)))
+    });
+    g.bench_function("macd(12,26,9)", |b| {
+        b.iter(|| batch(Macd::new(12, 26, 9), black_box(&bars)))
+    });
+    g.bench_function("bbands(20,2)", |b| {
+        b.iter(|| batch(Bollinger::new(20, 2.0), black_box(&bars)))
+    });
+    g.bench_function("atr(14)", |b| {
+        b.iter(|| batch(Atr::new(14), black_box(&bars)))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, streaming, batch_1m);
+criterion_main!(benches);

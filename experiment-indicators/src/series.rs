@@ -1,0 +1,555 @@
+//! Indicators of one price series (the close by default when driven by bars).
+//!
+//! Each has `update_value(x)` for a plain series and implements [`Indicator`] on bars (reading
+//! the close). Definitions follow TA-Lib: exponential averages are seeded with the simple
+//! average of their first `period` inputs; warm-up lengths are TA-Lib's lookbacks.
+
+use crate::core::{is_zero, Bar, ExpAvg, Indicator, Window};
+
+macro_rules! on_close {
+    ($t:ty, $out:ty) => {
+        impl Indicator for $t {
+            type Output = $out;
+            fn update(&mut self, bar: &Bar) -> Option<$out> {
+                self.update_value(bar.close)
+            }
+            fn reset(&mut self) {
+                *self = Self::new(self.period);
+            }
+            fn warm_up(&self) -> usize {
+                self.lookback()
+            }
+        }
+    };
+}
+
+/// Exponential moving average, k = 2/(n+1), seeded with the SMA of the first n values.
+#[derive(Debug, Clone)]
+pub struct Ema {
+    period: usize,
+    avg: ExpAvg,
+}
+
+impl Ema {
+    /// An EMA over `period` values.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        Ema {
+            period,
+            avg: ExpAvg::ema(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        self.avg.update(x)
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+}
+on_close!(Ema, f64);
+
+/// Wilder's moving average (RMA, SMMA): alpha = 1/n, seeded with the SMA of the first n values.
+#[derive(Debug, Clone)]
+pub struct Rma {
+    period: usize,
+    avg: ExpAvg,
+}
+
+impl Rma {
+    /// An RMA over `period` values.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        Rma {
+            period,
+            avg: ExpAvg::rma(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        self.avg.update(x)
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+}
+on_close!(Rma, f64);
+
+/// Linearly weighted moving average (weights 1..n, newest heaviest).
+#[derive(Debug, Clone)]
+pub struct Wma {
+    period: usize,
+    window: Window,
+}
+
+impl Wma {
+    /// A WMA over `period` values.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        assert!(period > 0, "period must be positive");
+        Wma {
+            period,
+            window: Window::new(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        if !self.window.full() {
+            return None;
+        }
+        let n = self.period as f64;
+        let weighted: f64 = self
+            .window
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as f64 + 1.0) * v)
+            .sum();
+        Some(weighted / (n * (n + 1.0) / 2.0))
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+}
+on_close!(Wma, f64);
+
+/// Double EMA: 2·EMA − EMA(EMA).
+#[derive(Debug, Clone)]
+pub struct Dema {
+    period: usize,
+    e1: ExpAvg,
+    e2: ExpAvg,
+}
+
+impl Dema {
+    /// A DEMA over `period`.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        Dema {
+            period,
+            e1: ExpAvg::ema(period),
+            e2: ExpAvg::ema(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        let e1 = self.e1.update(x)?;
+        let e2 = self.e2.update(e1)?;
+        Some(2.0 * e1 - e2)
+    }
+    fn lookback(&self) -> usize {
+        2 * (self.period - 1)
+    }
+}
+on_close!(Dema, f64);
+
+/// Triple EMA: 3·EMA − 3·EMA(EMA) + EMA(EMA(EMA)).
+#[derive(Debug, Clone)]
+pub struct Tema {
+    period: usize,
+    e1: ExpAvg,
+    e2: ExpAvg,
+    e3: ExpAvg,
+}
+
+impl Tema {
+    /// A TEMA over `period`.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        Tema {
+            period,
+            e1: ExpAvg::ema(period),
+            e2: ExpAvg::ema(period),
+            e3: ExpAvg::ema(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        let e1 = self.e1.update(x)?;
+        let e2 = self.e2.update(e1)?;
+        let e3 = self.e3.update(e2)?;
+        Some(3.0 * e1 - 3.0 * e2 + e3)
+    }
+    fn lookback(&self) -> usize {
+        3 * (self.period - 1)
+    }
+}
+on_close!(Tema, f64);
+
+/// Relative strength index (Wilder): first averages are the simple means of the first n
+/// gains and losses, then Wilder-smoothed. 0 when there was no movement at all.
+#[derive(Debug, Clone)]
+pub struct Rsi {
+    period: usize,
+    prev: Option<f64>,
+    count: usize,
+    gain: f64,
+    loss: f64,
+}
+
+impl Rsi {
+    /// An RSI over `period` changes.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        assert!(period > 0, "period must be positive");
+        Rsi {
+            period,
+            prev: None,
+            count: 0,
+            gain: 0.0,
+            loss: 0.0,
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        let prev = self.prev.replace(x)?;
+        let (up, down) = if x > prev {
+            (x - prev, 0.0)
+        } else {
+            (0.0, prev - x)
+        };
+        let n = self.period as f64;
+        self.count += 1;
+        if self.count < self.period {
+            self.gain += up;
+            self.loss += down;
+            return None;
+        }
+        if self.count == self.period {
+            self.gain = (self.gain + up) / n;
+            self.loss = (self.loss + down) / n;
+        } else {
+            self.gain = (self.gain * (n - 1.0) + up) / n;
+            self.loss = (self.loss * (n - 1.0) + down) / n;
+        }
+        let total = self.gain + self.loss;
+        Some(if is_zero(total) {
+            0.0
+        } else {
+            100.0 * (self.gain / total)
+        })
+    }
+    fn lookback(&self) -> usize {
+        self.period
+    }
+}
+on_close!(Rsi, f64);
+
+/// Rate of change in percent over `period` values: (x / x[n] − 1) · 100 (0 when x[n] is 0).
+#[derive(Debug, Clone)]
+pub struct Roc {
+    period: usize,
+    window: Window,
+}
+
+impl Roc {
+    /// A ROC over `period`.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        assert!(period > 0, "period must be positive");
+        Roc {
+            period,
+            window: Window::new(period + 1),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        let old = self.window.full().then(|| self.window.front()).flatten()?;
+        Some(if old != 0.0 {
+            (x / old - 1.0) * 100.0
+        } else {
+            0.0
+        })
+    }
+    fn lookback(&self) -> usize {
+        self.period
+    }
+}
+on_close!(Roc, f64);
+
+/// Momentum: x − x[n].
+#[derive(Debug, Clone)]
+pub struct Momentum {
+    period: usize,
+    window: Window,
+}
+
+impl Momentum {
+    /// Momentum over `period`.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        assert!(period > 0, "period must be positive");
+        Momentum {
+            period,
+            window: Window::new(period + 1),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        let old = self.window.full().then(|| self.window.front()).flatten()?;
+        Some(x - old)
+    }
+    fn lookback(&self) -> usize {
+        self.period
+    }
+}
+on_close!(Momentum, f64);
+
+/// Population standard deviation over `period` values (TA-Lib's STDDEV with nbdev 1).
+#[derive(Debug, Clone)]
+pub struct StdDev {
+    period: usize,
+    window: Window,
+}
+
+impl StdDev {
+    /// A standard deviation over `period`.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        assert!(period > 0, "period must be positive");
+        StdDev {
+            period,
+            window: Window::new(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        self.window
+            .full()
+            .then(|| population_sd(self.window.iter().copied(), self.period))
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+}
+on_close!(StdDev, f64);
+
+/// E[x²] − E[x]², as TA-Lib computes the variance; 0 when that is not positive.
+pub(crate) fn population_sd(values: impl Iterator<Item = f64>, n: usize) -> f64 {
+    let (sum, sumsq) = values.fold((0.0, 0.0), |(s, q), v| (s + v, q + v * v));
+    let mean = sum / n as f64;
+    let var = sumsq / n as f64 - mean * mean;
+    if var > 0.0 {
+        var.sqrt()
+    } else {
+        0.0
+    }
+}
+
+/// Highest value over the last `period` values (the current one included).
+#[derive(Debug, Clone)]
+pub struct Highest {
+    period: usize,
+    window: Window,
+}
+
+impl Highest {
+    /// Highest over `period`.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        assert!(period > 0, "period must be positive");
+        Highest {
+            period,
+            window: Window::new(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        self.window.full().then(|| self.window.max())
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+}
+on_close!(Highest, f64);
+
+/// Lowest value over the last `period` values (the current one included).
+#[derive(Debug, Clone)]
+pub struct Lowest {
+    period: usize,
+    window: Window,
+}
+
+impl Lowest {
+    /// Lowest over `period`.
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize) -> Self {
+        assert!(period > 0, "period must be positive");
+        Lowest {
+            period,
+            window: Window::new(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        self.window.full().then(|| self.window.min())
+    }
+    fn lookback(&self) -> usize {
+        self.period - 1
+    }
+}
+on_close!(Lowest, f64);
+
+/// MACD line, signal and histogram.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MacdValue {
+    /// Fast EMA − slow EMA.
+    pub macd: f64,
+    /// EMA of the MACD line.
+    pub signal: f64,
+    /// MACD − signal.
+    pub histogram: f64,
+}
+
+/// MACD as TA-Lib computes it: the fast EMA starts `slow − fast` values late, so that both
+/// EMAs are seeded at the same bar; the signal is an EMA of the MACD line.
+#[derive(Debug, Clone)]
+pub struct Macd {
+    fast: usize,
+    slow: usize,
+    signal: usize,
+    seen: usize,
+    fast_ema: ExpAvg,
+    slow_ema: ExpAvg,
+    signal_ema: ExpAvg,
+}
+
+impl Macd {
+    /// MACD(fast, slow, signal), e.g. (12, 26, 9).
+    ///
+    /// # Panics
+    /// If a period is 0 or `fast > slow`.
+    pub fn new(fast: usize, slow: usize, signal: usize) -> Self {
+        assert!(
+            fast > 0 && slow > 0 && signal > 0 && fast <= slow,
+            "MACD periods must be positive with fast <= slow"
+        );
+        Macd {
+            fast,
+            slow,
+            signal,
+            seen: 0,
+            fast_ema: ExpAvg::ema(fast),
+            slow_ema: ExpAvg::ema(slow),
+            signal_ema: ExpAvg::ema(signal),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<MacdValue> {
+        self.seen += 1;
+        let slow = self.slow_ema.update(x);
+        let fast = if self.seen > self.slow - self.fast {
+            self.fast_ema.update(x)
+        } else {
+            None
+        };
+        let macd = fast? - slow?;
+        let signal = self.signal_ema.update(macd)?;
+        Some(MacdValue {
+            macd,
+            signal,
+            histogram: macd - signal,
+        })
+    }
+}
+
+impl Indicator for Macd {
+    type Output = MacdValue;
+    fn update(&mut self, bar: &Bar) -> Option<MacdValue> {
+        self.update_value(bar.close)
+    }
+    fn reset(&mut self) {
+        *self = Self::new(self.fast, self.slow, self.signal);
+    }
+    fn warm_up(&self) -> usize {
+        self.slow - 1 + self.signal - 1
+    }
+}
+
+/// Bollinger Bands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BandsValue {
+    /// Middle + k·σ.
+    pub upper: f64,
+    /// The simple moving average.
+    pub middle: f64,
+    /// Middle − k·σ.
+    pub lower: f64,
+}
+
+/// Bollinger Bands: SMA(n) ± k × population σ(n).
+#[derive(Debug, Clone)]
+pub struct Bollinger {
+    period: usize,
+    k: f64,
+    window: Window,
+}
+
+impl Bollinger {
+    /// Bands over `period` at `k` standard deviations (20, 2.0 is the usual).
+    ///
+    /// # Panics
+    /// If `period` is 0.
+    pub fn new(period: usize, k: f64) -> Self {
+        assert!(period > 0, "period must be positive");
+        Bollinger {
+            period,
+            k,
+            window: Window::new(period),
+        }
+    }
+    /// Adds a value.
+    pub fn update_value(&mut self, x: f64) -> Option<BandsValue> {
+        self.window.push(x);
+        if !self.window.full() {
+            return None;
+        }
+        let middle = self.window.iter().sum::<f64>() / self.period as f64;
+        let sd = population_sd(self.window.iter().copied(), self.period);
+        Some(BandsValue {
+            upper: middle + self.k * sd,
+            middle,
+            lower: middle - self.k * sd,
+        })
+    }
+}
+
+impl Indicator for Bollinger {
+    type Output = BandsValue;
+    fn update(&mut self, bar: &Bar) -> Option<BandsValue> {
+        self.update_value(bar.close)
+    }
+    fn reset(&mut self) {
+        self.window.clear();
+    }
+    fn warm_up(&self) -> usize {
+        self.period - 1
+    }
+}
