@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 mod bars;
+pub mod catalogue;
 mod core;
 mod new_low;
+pub mod rule;
 mod series;
 mod sma;
 

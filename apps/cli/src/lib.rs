@@ -3,3 +3,4 @@
 pub mod demo;
 pub mod fetch;
 pub mod notify;
+pub mod rule;

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use experiment_cli::demo::{self, DemoArgs};
 use experiment_cli::fetch::{self, FetchArgs};
 use experiment_cli::notify::{self, NotifyCommand};
+use experiment_cli::rule::{self, RuleCommand};
 
 /// Experiment watches the Taiwan stock market and tells you when something you care about
 /// happens: crawlers feed events to workers that keep indicators and evaluate your alert
@@ -29,6 +30,9 @@ enum Command {
     /// Fetch from TWSE/TPEx: quotes, daily bars, history, profiles, holidays, institutional
     /// flows. Every base URL can be pointed at a mock or a proxy.
     Fetch(FetchArgs),
+    /// Alert rules: check one before you save it.
+    #[command(subcommand)]
+    Rule(RuleCommand),
     /// Delivery: try a destination.
     #[command(subcommand)]
     Notify(NotifyCommand),
@@ -54,6 +58,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Notify(NotifyCommand::Test(args)) => println!("{}", notify::test(&args).await?),
         Command::Fetch(args) => fetch::run(&args).await?,
+        Command::Rule(RuleCommand::Check { expression }) => match rule::check(&expression) {
+            Ok(canonical) => println!("{canonical}"),
+            Err(pointed) => {
+                eprintln!("{pointed}");
+                std::process::exit(2);
+            }
+        },
     }
     Ok(())
 }

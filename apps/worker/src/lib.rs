@@ -27,7 +27,8 @@ use experiment_core::model::{
 use experiment_core::seed::{AssetInfoView, SEED_TOPIC};
 use experiment_core::template::{alert_value, Template};
 use experiment_core::{Cache, CacheExt, Result, Store};
-use experiment_indicators::{parse_window, NewLow};
+use experiment_indicators::rule::{Expr, Rule};
+use experiment_indicators::NewLow;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use tokio::sync::Mutex;
@@ -413,14 +414,15 @@ fn decode(d: &Delivery) -> Result<Event> {
 
 fn compile(rule: &AlertRule) -> std::result::Result<CompiledRule, String> {
     rule.validate().map_err(|e| e.to_string())?;
-    let expr = rule.expression.trim();
-    let window = expr
-        .strip_prefix("new_low(")
-        .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| {
-            format!("'{expr}': only new_low(WINDOW) is evaluated until the rule language lands")
-        })?;
-    let window_secs = parse_window(window)?;
+    let parsed = Rule::parse(&rule.expression).map_err(|e| e.to_string())?;
+    let window_secs = match parsed.expr {
+        Expr::NewExtreme { low: true, seconds, .. } => seconds,
+        _ => {
+            return Err(format!(
+                "'{parsed}' is a valid rule, but this worker evaluates only new_low(WINDOW) until rule evaluation lands"
+            ))
+        }
+    };
     // Validated above (a custom message) or known good (the default).
     let template = Template::parse(rule.message.as_deref().unwrap_or(DEFAULT_MESSAGE))
         .map_err(|e| e.to_string())?;
