@@ -3,6 +3,7 @@
 mod bars;
 pub mod catalogue;
 mod core;
+pub mod eval;
 mod new_low;
 pub mod rule;
 mod series;

@@ -874,6 +874,32 @@ fn leak(s: &str) -> &'static str {
     .unwrap_or("")
 }
 
+/// Parses and validates a numeric expression (an indicator, a series, arithmetic), as
+/// `experiment ta` takes them.
+///
+/// # Errors
+/// [`RuleError`] with the column, or when the expression is a condition.
+pub fn parse_number(src: &str) -> Result<Expr, RuleError> {
+    let mut p = Parser {
+        toks: lex(src)?,
+        pos: 0,
+    };
+    let (expr, ty) = p.expr()?;
+    if p.peek() != &Tok::End {
+        return p.err(format!(
+            "expected an operator or the end of the expression, found {}",
+            describe(p.peek())
+        ));
+    }
+    if ty != Type::Num {
+        return Err(RuleError {
+            column: 1,
+            message: "expected a number (an indicator or a series), found a condition".into(),
+        });
+    }
+    Ok(expr)
+}
+
 impl Rule {
     /// Parses and validates a rule.
     ///

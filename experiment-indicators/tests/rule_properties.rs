@@ -177,3 +177,31 @@ proptest! {
         let _ = Rule::parse(&parts.join(" "));
     }
 }
+
+fn any_bars() -> impl Strategy<Value = Vec<experiment_indicators::Bar>> {
+    prop::collection::vec((1.0f64..500.0, 0.0f64..0.05, 0.0f64..1e5), 0..60).prop_map(|raw| {
+        raw.into_iter()
+            .map(|(c, r, v)| experiment_indicators::Bar {
+                open: c,
+                high: c * (1.0 + r),
+                low: c * (1.0 - r),
+                close: c,
+                volume: v,
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    #[test]
+    fn evaluation_never_panics_and_peek_equals_update(expr in bool_expr(), bars in any_bars()) {
+        let rule = Rule { expr };
+        let mut e = experiment_indicators::eval::Evaluator::new(&rule);
+        for (i, b) in bars.iter().enumerate() {
+            let t = i as i64 * 3600;
+            let peeked = e.peek(b, t);
+            prop_assert_eq!(peeked, e.update(b, t), "{}", rule);
+        }
+    }
+}

@@ -4,3 +4,4 @@ pub mod demo;
 pub mod fetch;
 pub mod notify;
 pub mod rule;
+pub mod ta;

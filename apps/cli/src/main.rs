@@ -5,6 +5,7 @@ use experiment_cli::demo::{self, DemoArgs};
 use experiment_cli::fetch::{self, FetchArgs};
 use experiment_cli::notify::{self, NotifyCommand};
 use experiment_cli::rule::{self, RuleCommand};
+use experiment_cli::ta::{self, BacktestArgs, TaArgs};
 
 /// Experiment watches the Taiwan stock market and tells you when something you care about
 /// happens: crawlers feed events to workers that keep indicators and evaluate your alert
@@ -30,6 +31,10 @@ enum Command {
     /// Fetch from TWSE/TPEx: quotes, daily bars, history, profiles, holidays, institutional
     /// flows. Every base URL can be pointed at a mock or a proxy.
     Fetch(FetchArgs),
+    /// Indicators over a CSV of bars: one column per indicator output, empty during warm-up.
+    Ta(TaArgs),
+    /// Where a rule would have fired over a CSV of bars (at each bar's close).
+    Backtest(BacktestArgs),
     /// Alert rules: check one before you save it.
     #[command(subcommand)]
     Rule(RuleCommand),
@@ -58,6 +63,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Notify(NotifyCommand::Test(args)) => println!("{}", notify::test(&args).await?),
         Command::Fetch(args) => fetch::run(&args).await?,
+        Command::Ta(args) => print!("{}", ta::ta(&args)?),
+        Command::Backtest(args) => print!("{}", ta::run_backtest(&args)?),
         Command::Rule(RuleCommand::Check { expression }) => match rule::check(&expression) {
             Ok(canonical) => println!("{canonical}"),
             Err(pointed) => {

@@ -1,0 +1,557 @@
+//! Evaluating rules and indicator expressions on streaming bars.
+//!
+//! A rule compiles to a small graph: every distinct sub-expression (by its canonical text) is
+//! one node, so `sma(close, 20)` used twice is one SMA instance. Each bar updates every node
+//! once, children first; nodes keep only the history the rule asks for (`x[n]`, crossings,
+//! `moving_up(x, v, n)`, `pct_change(x, n)`). Values are `None` until defined; a condition
+//! with an undefined input is `None` (not false).
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::core::{Bar, Indicator};
+use crate::rule::{BinOp, Expr, Func, Rule, Series};
+use crate::{
+    Atr, Bollinger, Cci, Dema, Dmi, Donchian, Ema, Highest, Keltner, Lowest, Macd, Mfi, Momentum,
+    NewLow, Obv, Rma, Roc, Rsi, Sma, StdDev, Stochastic, TaiwanKd, Tema, Vwap, WilliamsR, Wma,
+};
+
+/// A catalogue indicator behind one interface: all outputs, in catalogue order.
+#[derive(Debug, Clone)]
+enum AnyIndicator {
+    One(Box<OneOut>),
+    Macd(Macd),
+    Bands(Bollinger),
+    Stoch(Stochastic),
+    Kd(TaiwanKd),
+    Dmi(Dmi),
+    Donchian(Donchian),
+    Keltner(Keltner),
+}
+
+#[derive(Debug, Clone)]
+enum OneOut {
+    Sma(Sma),
+    Ema(Ema),
+    Rma(Rma),
+    Wma(Wma),
+    Dema(Dema),
+    Tema(Tema),
+    Rsi(Rsi),
+    Roc(Roc),
+    Mom(Momentum),
+    StdDev(StdDev),
+    Highest(Highest),
+    Lowest(Lowest),
+    Atr(Atr),
+    Willr(WilliamsR),
+    Cci(Cci),
+    Mfi(Mfi),
+    Obv(Obv),
+    Vwap(Vwap),
+}
+
+impl OneOut {
+    fn update(&mut self, b: &Bar) -> Option<f64> {
+        match self {
+            OneOut::Sma(i) => i.update(b),
+            OneOut::Ema(i) => i.update(b),
+            OneOut::Rma(i) => i.update(b),
+            OneOut::Wma(i) => i.update(b),
+            OneOut::Dema(i) => i.update(b),
+            OneOut::Tema(i) => i.update(b),
+            OneOut::Rsi(i) => i.update(b),
+            OneOut::Roc(i) => i.update(b),
+            OneOut::Mom(i) => i.update(b),
+            OneOut::StdDev(i) => i.update(b),
+            OneOut::Highest(i) => i.update(b),
+            OneOut::Lowest(i) => i.update(b),
+            OneOut::Atr(i) => i.update(b),
+            OneOut::Willr(i) => i.update(b),
+            OneOut::Cci(i) => i.update(b),
+            OneOut::Mfi(i) => i.update(b),
+            OneOut::Obv(i) => i.update(b),
+            OneOut::Vwap(i) => i.update(b),
+        }
+    }
+}
+
+impl AnyIndicator {
+    fn new(name: &str, p: &[f64]) -> Self {
+        let n = |i: usize| p[i] as usize;
+        let one = |o: OneOut| AnyIndicator::One(Box::new(o));
+        match name {
+            "sma" => one(OneOut::Sma(Sma::new(n(0)))),
+            "ema" => one(OneOut::Ema(Ema::new(n(0)))),
+            "rma" => one(OneOut::Rma(Rma::new(n(0)))),
+            "wma" => one(OneOut::Wma(Wma::new(n(0)))),
+            "dema" => one(OneOut::Dema(Dema::new(n(0)))),
+            "tema" => one(OneOut::Tema(Tema::new(n(0)))),
+            "rsi" => one(OneOut::Rsi(Rsi::new(n(0)))),
+            "roc" => one(OneOut::Roc(Roc::new(n(0)))),
+            "mom" => one(OneOut::Mom(Momentum::new(n(0)))),
+            "stddev" => one(OneOut::StdDev(StdDev::new(n(0)))),
+            "highest" => one(OneOut::Highest(Highest::new(n(0)))),
+            "lowest" => one(OneOut::Lowest(Lowest::new(n(0)))),
+            "atr" => one(OneOut::Atr(Atr::new(n(0)))),
+            "willr" => one(OneOut::Willr(WilliamsR::new(n(0)))),
+            "cci" => one(OneOut::Cci(Cci::new(n(0)))),
+            "mfi" => one(OneOut::Mfi(Mfi::new(n(0)))),
+            "obv" => one(OneOut::Obv(Obv::new())),
+            "vwap" => one(OneOut::Vwap(Vwap::new())),
+            "macd" => AnyIndicator::Macd(Macd::new(n(0), n(1), n(2))),
+            "bbands" => AnyIndicator::Bands(Bollinger::new(n(0), p[1])),
+            "stoch" => AnyIndicator::Stoch(Stochastic::new(n(0), n(1), n(2))),
+            "kd" => AnyIndicator::Kd(TaiwanKd::new(n(0), n(1), n(2))),
+            "dmi" => AnyIndicator::Dmi(Dmi::new(n(0))),
+            "donchian" => AnyIndicator::Donchian(Donchian::new(n(0))),
+            "keltner" => AnyIndicator::Keltner(Keltner::new(n(0), p[1], n(2))),
+            other => unreachable!("{other} is validated against the catalogue"),
+        }
+    }
+
+    /// All outputs, in catalogue order; `None` entries while warming up.
+    fn update(&mut self, b: &Bar) -> Vec<Option<f64>> {
+        match self {
+            AnyIndicator::One(i) => vec![i.update(b)],
+            AnyIndicator::Macd(i) => {
+                let v = i.update(b);
+                vec![
+                    v.map(|v| v.macd),
+                    v.map(|v| v.signal),
+                    v.map(|v| v.histogram),
+                ]
+            }
+            AnyIndicator::Bands(i) => {
+                let v = i.update(b);
+                vec![v.map(|v| v.middle), v.map(|v| v.upper), v.map(|v| v.lower)]
+            }
+            AnyIndicator::Stoch(i) => {
+                let v = i.update(b);
+                vec![v.map(|v| v.k), v.map(|v| v.d)]
+            }
+            AnyIndicator::Kd(i) => {
+                let v = i.update(b);
+                vec![v.map(|v| v.k), v.map(|v| v.d)]
+            }
+            AnyIndicator::Dmi(i) => {
+                let v = i.update(b);
+                vec![
+                    v.and_then(|v| v.adx),
+                    v.map(|v| v.plus_di),
+                    v.map(|v| v.minus_di),
+                ]
+            }
+            AnyIndicator::Donchian(i) => {
+                let v = i.update(b);
+                vec![v.map(|v| v.middle), v.map(|v| v.upper), v.map(|v| v.lower)]
+            }
+            AnyIndicator::Keltner(i) => {
+                let v = i.update(b);
+                vec![v.map(|v| v.middle), v.map(|v| v.upper), v.map(|v| v.lower)]
+            }
+        }
+    }
+}
+
+/// A value of a node on one bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Val {
+    Num(Option<f64>),
+    Bool(Option<bool>),
+}
+
+impl Val {
+    fn num(self) -> Option<f64> {
+        match self {
+            Val::Num(v) => v,
+            Val::Bool(_) => None,
+        }
+    }
+    fn bool(self) -> Option<bool> {
+        match self {
+            Val::Bool(v) => v,
+            Val::Num(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Number(f64),
+    Series(Series),
+    /// An indicator on whole bars, or (input node) on a derived series.
+    Indicator {
+        state: AnyIndicator,
+        input: Option<usize>,
+        output: usize,
+    },
+    NewExtreme {
+        low: bool,
+        state: NewLow,
+    },
+    History(usize, usize),
+    Not(usize),
+    Neg(usize),
+    Binary(BinOp, usize, usize),
+    Call(Func, Vec<usize>, Option<usize>),
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    op: Op,
+    value: Val,
+    /// Past values of this node, newest first, as many as some reader needs.
+    past: VecDeque<Val>,
+    keep: usize,
+}
+
+/// A compiled rule (or expression) with its streaming state.
+#[derive(Debug, Clone)]
+pub struct Evaluator {
+    nodes: Vec<Node>,
+    root: usize,
+    bars: i64,
+}
+
+fn series_value(s: Series, b: &Bar) -> f64 {
+    match s {
+        Series::Open => b.open,
+        Series::High => b.high,
+        Series::Low => b.low,
+        Series::Close => b.close,
+        Series::Volume => b.volume,
+        Series::Hl2 => (b.high + b.low) / 2.0,
+        Series::Hlc3 => (b.high + b.low + b.close) / 3.0,
+        Series::Ohlc4 => (b.open + b.high + b.low + b.close) / 4.0,
+        Series::Di => (b.high + b.low + 2.0 * b.close) / 4.0,
+    }
+}
+
+struct Builder {
+    nodes: Vec<Node>,
+    index: HashMap<String, usize>,
+}
+
+impl Builder {
+    fn add(&mut self, key: String, op: Op) -> usize {
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        self.nodes.push(Node {
+            op,
+            value: Val::Num(None),
+            past: VecDeque::new(),
+            keep: 0,
+        });
+        let i = self.nodes.len() - 1;
+        self.index.insert(key, i);
+        i
+    }
+
+    fn need_past(&mut self, node: usize, n: usize) {
+        let k = &mut self.nodes[node].keep;
+        *k = (*k).max(n);
+    }
+
+    fn compile(&mut self, e: &Expr) -> usize {
+        let key = Rule { expr: e.clone() }.to_string();
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        let op = match e {
+            Expr::Number(n) => Op::Number(*n),
+            Expr::Series(s) => Op::Series(*s),
+            Expr::Indicator {
+                name,
+                input,
+                params,
+                output,
+            } => {
+                let spec = crate::catalogue::lookup(name).expect("validated");
+                let out = spec.outputs.iter().position(|o| o == output).unwrap_or(0);
+                // One instance per (indicator, input, params): outputs share it.
+                let input_node = input.as_ref().map(|i| self.compile(i));
+                Op::Indicator {
+                    state: AnyIndicator::new(name, params),
+                    input: input_node,
+                    output: out,
+                }
+            }
+            Expr::NewExtreme { low, seconds, .. } => Op::NewExtreme {
+                low: *low,
+                state: NewLow::new(*seconds),
+            },
+            Expr::History(inner, n) => {
+                let i = self.compile(inner);
+                self.need_past(i, *n);
+                Op::History(i, *n)
+            }
+            Expr::Not(inner) => Op::Not(self.compile(inner)),
+            Expr::Neg(inner) => Op::Neg(self.compile(inner)),
+            Expr::Binary(op, l, r) => Op::Binary(*op, self.compile(l), self.compile(r)),
+            Expr::Call(f, args) => {
+                let idx: Vec<usize> = args.iter().map(|a| self.compile(a)).collect();
+                let bars = match f {
+                    Func::MovingUp | Func::MovingDown | Func::MovingUpPct | Func::MovingDownPct => {
+                        Some(args[2].clone())
+                    }
+                    Func::PctChange => Some(args[1].clone()),
+                    _ => None,
+                }
+                .and_then(|e| {
+                    if let Expr::Number(n) = e {
+                        Some(n as usize)
+                    } else {
+                        None
+                    }
+                });
+                match (f, bars) {
+                    (
+                        Func::Crosses
+                        | Func::CrossesAbove
+                        | Func::CrossesBelow
+                        | Func::Entering
+                        | Func::Exiting,
+                        _,
+                    ) => {
+                        for &i in &idx {
+                            self.need_past(i, 1);
+                        }
+                    }
+                    (_, Some(n)) => self.need_past(idx[0], n),
+                    _ => {}
+                }
+                Op::Call(*f, idx, bars)
+            }
+        };
+        // Children were compiled first, so a node only reads lower indices.
+        self.add(key, op)
+    }
+}
+
+impl Evaluator {
+    /// Compiles a validated rule.
+    pub fn new(rule: &Rule) -> Self {
+        Self::for_expr(&rule.expr)
+    }
+
+    /// Compiles any validated expression (a condition or a number).
+    pub fn for_expr(expr: &Expr) -> Self {
+        let mut b = Builder {
+            nodes: Vec::new(),
+            index: HashMap::new(),
+        };
+        let root = b.compile(expr);
+        Evaluator {
+            nodes: b.nodes,
+            root,
+            bars: 0,
+        }
+    }
+
+    /// Distinct nodes (shared sub-expressions count once).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn past(&self, node: usize, n: usize) -> Val {
+        self.nodes[node]
+            .past
+            .get(n - 1)
+            .copied()
+            .unwrap_or(Val::Num(None))
+    }
+
+    fn step(&mut self, bar: &Bar, time: i64) {
+        for i in 0..self.nodes.len() {
+            let value = {
+                let get = |j: usize| self.nodes[j].value;
+                let prev = |j: usize| self.past(j, 1);
+                match &self.nodes[i].op {
+                    Op::Number(n) => Val::Num(Some(*n)),
+                    Op::Series(s) => Val::Num(Some(series_value(*s, bar))),
+                    Op::History(j, n) => self.past(*j, *n),
+                    Op::Not(j) => Val::Bool(get(*j).bool().map(|b| !b)),
+                    Op::Neg(j) => Val::Num(get(*j).num().map(|v| -v)),
+                    Op::Binary(op, l, r) => binary(*op, get(*l), get(*r)),
+                    Op::Call(f, args, bars) => {
+                        call(*f, args, *bars, &get, &prev, &|j, n| self.past(j, n))
+                    }
+                    Op::Indicator { .. } | Op::NewExtreme { .. } => Val::Num(None),
+                }
+            };
+            // Stateful nodes update after the borrow of their neighbours above.
+            let value = match &mut self.nodes[i].op {
+                Op::Indicator { .. } | Op::NewExtreme { .. } => self.stateful(i, bar, time),
+                _ => value,
+            };
+            self.nodes[i].value = value;
+        }
+        for node in &mut self.nodes {
+            if node.keep > 0 {
+                node.past.push_front(node.value);
+                node.past.truncate(node.keep);
+            }
+        }
+        self.bars += 1;
+    }
+
+    fn stateful(&mut self, i: usize, bar: &Bar, time: i64) -> Val {
+        let input = match &self.nodes[i].op {
+            Op::Indicator { input: Some(j), .. } => Some(self.nodes[*j].value.num()),
+            _ => None,
+        };
+        match &mut self.nodes[i].op {
+            Op::Indicator {
+                state,
+                input: input_node,
+                output,
+            } => {
+                let fed = match (input_node, input) {
+                    // A derived series feeds the indicator as a bar whose prices are all that value.
+                    (Some(_), Some(Some(x))) => Bar {
+                        open: x,
+                        high: x,
+                        low: x,
+                        close: x,
+                        volume: bar.volume,
+                    },
+                    (Some(_), _) => return Val::Num(None),
+                    (None, _) => *bar,
+                };
+                Val::Num(state.update(&fed).get(*output).copied().flatten())
+            }
+            Op::NewExtreme { low, state } => {
+                let price = if *low { bar.low } else { -bar.high };
+                Val::Bool(state.update(time, price))
+            }
+            _ => Val::Num(None),
+        }
+    }
+
+    /// Adds a closed bar starting at `time` (epoch seconds) and returns the rule's value:
+    /// `None` while an input is still warming up.
+    pub fn update(&mut self, bar: &Bar, time: i64) -> Option<bool> {
+        self.step(bar, time);
+        self.nodes[self.root].value.bool()
+    }
+
+    /// The value of a numeric expression after adding a closed bar.
+    pub fn update_number(&mut self, bar: &Bar, time: i64) -> Option<f64> {
+        self.step(bar, time);
+        self.nodes[self.root].value.num()
+    }
+
+    /// What the rule would say on a forming bar, without committing it.
+    pub fn peek(&self, bar: &Bar, time: i64) -> Option<bool> {
+        self.clone().update(bar, time)
+    }
+}
+
+fn binary(op: BinOp, l: Val, r: Val) -> Val {
+    match op {
+        BinOp::And => Val::Bool(match (l.bool(), r.bool()) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        }),
+        BinOp::Or => Val::Bool(match (l.bool(), r.bool()) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        }),
+        _ => {
+            let (Some(a), Some(b)) = (l.num(), r.num()) else {
+                return if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div) {
+                    Val::Num(None)
+                } else {
+                    Val::Bool(None)
+                };
+            };
+            match op {
+                BinOp::Gt => Val::Bool(Some(a > b)),
+                BinOp::Lt => Val::Bool(Some(a < b)),
+                BinOp::Ge => Val::Bool(Some(a >= b)),
+                BinOp::Le => Val::Bool(Some(a <= b)),
+                BinOp::Eq => Val::Bool(Some(a == b)),
+                BinOp::Ne => Val::Bool(Some(a != b)),
+                BinOp::Add => Val::Num(Some(a + b)),
+                BinOp::Sub => Val::Num(Some(a - b)),
+                BinOp::Mul => Val::Num(Some(a * b)),
+                // Division by zero is undefined, not infinity.
+                BinOp::Div => Val::Num((b != 0.0).then(|| a / b)),
+                BinOp::And | BinOp::Or => unreachable!(),
+            }
+        }
+    }
+}
+
+fn call(
+    f: Func,
+    args: &[usize],
+    bars: Option<usize>,
+    get: &dyn Fn(usize) -> Val,
+    prev: &dyn Fn(usize) -> Val,
+    past: &dyn Fn(usize, usize) -> Val,
+) -> Val {
+    let now = |i: usize| get(args[i]).num();
+    let before = |i: usize| prev(args[i]).num();
+    let b = |v: Option<bool>| Val::Bool(v);
+    match f {
+        Func::Crosses | Func::CrossesAbove | Func::CrossesBelow => b((|| {
+            let (a, c, pa, pc) = (now(0)?, now(1)?, before(0)?, before(1)?);
+            let up = pa <= pc && a > c;
+            let down = pa >= pc && a < c;
+            Some(match f {
+                Func::CrossesAbove => up,
+                Func::CrossesBelow => down,
+                _ => up || down,
+            })
+        })()),
+        Func::Inside | Func::Outside | Func::Entering | Func::Exiting => b((|| {
+            let inside = |x: f64, lo: f64, hi: f64| lo <= x && x <= hi;
+            let now_in = inside(now(0)?, now(1)?, now(2)?);
+            Some(match f {
+                Func::Inside => now_in,
+                Func::Outside => !now_in,
+                Func::Entering => now_in && !inside(before(0)?, before(1)?, before(2)?),
+                _ => !now_in && inside(before(0)?, before(1)?, before(2)?),
+            })
+        })()),
+        Func::MovingUp | Func::MovingDown | Func::MovingUpPct | Func::MovingDownPct => b((|| {
+            let n = bars?;
+            let (x, then, v) = (now(0)?, past(args[0], n).num()?, now(1)?);
+            Some(match f {
+                Func::MovingUp => x - then >= v,
+                Func::MovingDown => then - x >= v,
+                Func::MovingUpPct => then != 0.0 && (x - then) / then.abs() * 100.0 >= v,
+                _ => then != 0.0 && (then - x) / then.abs() * 100.0 >= v,
+            })
+        })(
+        )),
+        Func::PctChange => Val::Num((|| {
+            let (x, then) = (now(0)?, past(args[0], bars?).num()?);
+            (then != 0.0).then(|| (x - then) / then.abs() * 100.0)
+        })()),
+        Func::Abs => Val::Num(now(0).map(f64::abs)),
+        Func::Min => Val::Num(now(0).zip(now(1)).map(|(a, c)| a.min(c))),
+        Func::Max => Val::Num(now(0).zip(now(1)).map(|(a, c)| a.max(c))),
+    }
+}
+
+/// One bar where a rule fired in a backtest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Firing {
+    /// Index of the bar in the input.
+    pub index: usize,
+}
+
+/// Runs `rule` over `bars` (with their start times) and lists the bars where it is true at
+/// the close — what "once per bar close" would have fired on.
+pub fn backtest(rule: &Rule, bars: &[(i64, Bar)]) -> Vec<Firing> {
+    let mut e = Evaluator::new(rule);
+    bars.iter()
+        .enumerate()
+        .filter_map(|(index, (t, b))| (e.update(b, *t) == Some(true)).then_some(Firing { index }))
+        .collect()
+}
