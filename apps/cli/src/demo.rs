@@ -50,6 +50,10 @@ pub struct DemoArgs {
     /// the previous WINDOW fires an alert (m, h or d units).
     #[arg(long, default_value = "7d")]
     pub window: String,
+    /// Use this rule instead of `new_low(WINDOW)`, e.g. 'crosses_below(close, sma(close, 5))'
+    /// (see `experiment rule check`).
+    #[arg(long)]
+    pub rule: Option<String>,
     /// Do not inject the corrupted event that shows a poison event being skipped.
     #[arg(long)]
     pub no_poison: bool,
@@ -136,6 +140,9 @@ fn demo_bars() -> anyhow::Result<(Vec<DailyBar>, usize)> {
 pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     experiment_indicators::parse_window(&args.window)
         .map_err(|e| anyhow::anyhow!("--window {e}"))?;
+    if let Some(r) = &args.rule {
+        experiment_indicators::rule::Rule::parse(r).map_err(|e| anyhow::anyhow!("--rule: {e}"))?;
+    }
     let store: Arc<dyn Store> = match &args.data_dir {
         Some(dir) => Arc::new(
             EmbeddedStore::open(dir)
@@ -147,11 +154,14 @@ pub async fn run(args: &DemoArgs) -> anyhow::Result<DemoReport> {
     store
         .upsert_securities(&[Security::new(code, Exchange::Twse, "台積電")])
         .await?;
-    let mut rule = AlertRule::new(
-        RuleId::new("demo-new-low")?,
-        format!("new {} low", args.window),
-        format!("new_low({})", args.window),
-    );
+    let mut rule = match &args.rule {
+        Some(expr) => AlertRule::new(RuleId::new("demo-rule")?, expr.clone(), expr.clone()),
+        None => AlertRule::new(
+            RuleId::new("demo-new-low")?,
+            format!("new {} low", args.window),
+            format!("new_low({})", args.window),
+        ),
+    };
     rule.destinations = vec!["console".into()];
     store.upsert_rule(&rule).await?;
 

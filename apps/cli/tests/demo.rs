@@ -8,6 +8,7 @@ fn args(dir: Option<&std::path::Path>) -> DemoArgs {
     DemoArgs {
         data_dir: dir.map(Into::into),
         window: "7d".into(),
+        rule: None,
         no_poison: false,
     }
 }
@@ -70,4 +71,20 @@ fn bad_arguments_fail_with_a_message() {
         stderr.contains("--window '1y': unit must be m, h or d"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn the_demo_runs_any_rule_of_the_language() {
+    let mut a = args(None);
+    a.rule = Some("crosses_below(close, sma(close, 5))".into());
+    let report = run(&a).await.unwrap();
+    assert_eq!(report.processed, 31);
+    assert!(
+        report.new_alerts > 0,
+        "2330 crossed below its 5-day average in May 2015: {report:?}"
+    );
+    assert_eq!(report.delivered, report.new_alerts);
+    a.rule = Some("close >> 3".into());
+    let err = run(&a).await.unwrap_err().to_string();
+    assert!(err.starts_with("--rule: column 8:"), "{err}");
 }

@@ -6,10 +6,11 @@
 //! and only then acks. A delivery that cannot be decoded or is invalid is logged with its
 //! position and skipped; a transient store failure is nacked and retried after a backoff.
 //!
-//! Rules: until the rule language lands, the worker evaluates the seed's rule,
-//! `new_low(WINDOW)` (e.g. `new_low(1h)`, `new_low(7d)`) on daily bars, with the rule's
-//! trigger options (cooldown, expiry, quiet hours, once, message template). Other expressions
-//! are reported by [`Worker::load_rules`] and not evaluated.
+//! Rules are written in the rule language of `experiment-indicators` (e.g.
+//! `crosses_above(sma(close, 5), sma(close, 20)) and rsi(14) < 70`, or the seed's
+//! `new_low(7d)`) and evaluated on daily bars at each bar's close, with the rule's trigger
+//! options (cooldown, expiry, quiet hours, once, message template). A rule that does not parse
+//! is reported by [`Worker::load_rules`] with the column at fault, and not evaluated.
 //!
 //! The standalone `experiment-worker` service binary comes with the Kafka adapter; until then
 //! the all-in-one `experiment` CLI wires this library to the in-memory bus.
@@ -27,8 +28,8 @@ use experiment_core::model::{
 use experiment_core::seed::{AssetInfoView, SEED_TOPIC};
 use experiment_core::template::{alert_value, Template};
 use experiment_core::{Cache, CacheExt, Result, Store};
-use experiment_indicators::rule::{Expr, Rule};
-use experiment_indicators::NewLow;
+use experiment_indicators::eval::Evaluator;
+use experiment_indicators::rule::Rule;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use tokio::sync::Mutex;
@@ -99,14 +100,28 @@ pub struct WorkerStats {
 #[derive(Debug, Clone)]
 struct CompiledRule {
     rule: AlertRule,
-    window_secs: i64,
+    parsed: Rule,
     template: Template,
 }
 
 #[derive(Debug)]
 struct CodeState {
-    detector: NewLow,
+    eval: Evaluator,
     last: Option<(NaiveDate, Decimal)>,
+}
+
+/// Calendar days of stored history replayed into a rule's state the first time a code is
+/// seen (about 530 trading days: enough for long averages to settle).
+const HISTORY_DAYS: i64 = 800;
+
+fn indicator_bar(b: &DailyBar) -> experiment_indicators::Bar {
+    experiment_indicators::Bar {
+        open: to_f64(b.open),
+        high: to_f64(b.high),
+        low: to_f64(b.low),
+        close: to_f64(b.close),
+        volume: b.volume as f64,
+    }
 }
 
 /// Consumes deliveries into the store and the outbox.
@@ -312,15 +327,14 @@ impl Worker {
         let mut states = self.state.lock().await;
         if !states.contains_key(&key) {
             let mut st = CodeState {
-                detector: NewLow::new(c.window_secs),
+                eval: Evaluator::new(&c.parsed),
                 last: None,
             };
-            let days = c.window_secs / 86_400 + 2;
-            let from = bar.date - chrono::Duration::days(days);
+            let from = bar.date - chrono::Duration::days(HISTORY_DAYS);
             if let Some(to) = bar.date.pred_opt().filter(|to| *to >= from) {
                 for h in self.store.daily_bars(&bar.code, from, to).await? {
-                    st.detector
-                        .update(bar_time(h.date).timestamp(), to_f64(h.low));
+                    st.eval
+                        .update(&indicator_bar(&h), bar_time(h.date).timestamp());
                     st.last = Some((h.date, h.close));
                 }
             }
@@ -331,8 +345,8 @@ impl Worker {
             return Ok(None); // a redelivered or late bar: already evaluated
         }
         let fired = st
-            .detector
-            .update(bar_time(bar.date).timestamp(), to_f64(bar.low));
+            .eval
+            .update(&indicator_bar(bar), bar_time(bar.date).timestamp());
         let previous = st.last.map(|(_, close)| close);
         st.last = Some((bar.date, bar.close));
         drop(states);
@@ -415,20 +429,12 @@ fn decode(d: &Delivery) -> Result<Event> {
 fn compile(rule: &AlertRule) -> std::result::Result<CompiledRule, String> {
     rule.validate().map_err(|e| e.to_string())?;
     let parsed = Rule::parse(&rule.expression).map_err(|e| e.to_string())?;
-    let window_secs = match parsed.expr {
-        Expr::NewExtreme { low: true, seconds, .. } => seconds,
-        _ => {
-            return Err(format!(
-                "'{parsed}' is a valid rule, but this worker evaluates only new_low(WINDOW) until rule evaluation lands"
-            ))
-        }
-    };
     // Validated above (a custom message) or known good (the default).
     let template = Template::parse(rule.message.as_deref().unwrap_or(DEFAULT_MESSAGE))
         .map_err(|e| e.to_string())?;
     Ok(CompiledRule {
         rule: rule.clone(),
-        window_secs,
+        parsed,
         template,
     })
 }

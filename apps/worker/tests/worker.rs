@@ -226,7 +226,7 @@ async fn trigger_options_once_quiet_hours_and_bad_rules() {
         .upsert_rule(&AlertRule::new(
             RuleId::new("x").unwrap(),
             "x",
-            "rsi(14) < 30",
+            "rsx(14) < 30",
         ))
         .await
         .unwrap();
@@ -239,6 +239,11 @@ async fn trigger_options_once_quiet_hours_and_bad_rules() {
     assert!(rejected
         .iter()
         .any(|(id, why)| id.as_str() == "y" && why.contains("unknown placeholder")));
+    assert!(
+        rejected.iter().any(|(id, why)| id.as_str() == "x"
+            && why.contains("column 1: unknown indicator 'rsx' (did you mean 'rsi'?)")),
+        "{rejected:?}"
+    );
 }
 
 /// A backend whose first two writes fail as an outage would.
@@ -340,4 +345,23 @@ async fn unusable_events_go_to_the_dead_letter_topic_with_the_reason() {
     assert!(reason.contains("cannot decode"), "{reason}");
     assert_eq!(d.record.header("x-original-topic"), Some(TOPIC.as_bytes()));
     assert_eq!(d.record.header("x-original-offset"), Some(&b"0"[..]));
+}
+
+#[tokio::test]
+async fn any_rule_of_the_language_is_evaluated_at_the_close() {
+    let store = Arc::new(MemoryStore::new());
+    let mut r = rule("close > close[1] and close > sma(close, 3)");
+    r.id = RuleId::new("up").unwrap();
+    let (bus, worker, mut sub) = setup(store.clone(), r).await;
+    // closes 100, 101, 102, 99, 103 → up days above the 3-day SMA: May 3 (102 > 101 and > 101), May 5 (103 > 99 and > 101.33)
+    let series = bars(&[10000, 10100, 10200, 9900, 10300]);
+    publish(&bus, &series).await;
+    let out = drain(&worker, &mut sub, series.len()).await;
+    let fired: Vec<usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| **o == Outcome::Processed { alerts: 1 })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(fired, vec![2, 4], "{out:?}");
 }
