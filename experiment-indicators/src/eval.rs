@@ -1,7 +1,8 @@
 //! Evaluating rules and indicator expressions on streaming bars.
 //!
 //! A rule compiles to a small graph: every distinct sub-expression (by its canonical text) is
-//! one node, so `sma(close, 20)` used twice is one SMA instance. Each bar updates every node
+//! one node, so `sma(close, 20)` used twice is one SMA instance (two different outputs of one
+//! indicator are still two instances). Each bar updates every node
 //! once, children first; nodes keep only the history the rule asks for (`x[n]`, crossings,
 //! `moving_up(x, v, n)`, `pct_change(x, n)`). Values are `None` until defined; a condition
 //! with an undefined input is `None` (not false).
@@ -269,7 +270,9 @@ impl Builder {
             } => {
                 let spec = crate::catalogue::lookup(name).expect("validated");
                 let out = spec.outputs.iter().position(|o| o == output).unwrap_or(0);
-                // One instance per (indicator, input, params): outputs share it.
+                // One instance per distinct expression: `sma(close, 20)` used twice is one
+                // SMA, but two outputs of one indicator (bbands().upper and .lower) are two
+                // instances for now (same values, twice the work).
                 let input_node = input.as_ref().map(|i| self.compile(i));
                 Op::Indicator {
                     state: AnyIndicator::new(name, params),
