@@ -130,7 +130,8 @@ pub struct Worker {
     store: Arc<dyn Store>,
     cache: Arc<dyn Cache>,
     config: WorkerConfig,
-    rules: Mutex<Vec<CompiledRule>>,
+    // Swapped whole on reload; each bar takes a cheap Arc clone, not a copy of every rule.
+    rules: Mutex<Arc<Vec<CompiledRule>>>,
     state: Mutex<HashMap<(RuleId, SecurityCode), CodeState>>,
     stats: Mutex<WorkerStats>,
     dead_letters: Option<Arc<dyn EventBus>>,
@@ -152,7 +153,7 @@ impl Worker {
             store,
             cache,
             config,
-            rules: Mutex::new(Vec::new()),
+            rules: Mutex::new(Arc::new(Vec::new())),
             state: Mutex::new(HashMap::new()),
             stats: Mutex::new(WorkerStats::default()),
             dead_letters: None,
@@ -200,7 +201,7 @@ impl Worker {
                 Err(reason) => rejected.push((rule.id.clone(), reason)),
             }
         }
-        *self.rules.lock().await = active;
+        *self.rules.lock().await = Arc::new(active);
         Ok(rejected)
     }
 
@@ -407,7 +408,13 @@ impl Worker {
             let mut rule = c.rule.clone();
             rule.enabled = false;
             self.store.upsert_rule(&rule).await?;
-            self.rules.lock().await.retain(|r| r.rule.id != rule.id);
+            let mut rules = self.rules.lock().await;
+            let remaining: Vec<CompiledRule> = rules
+                .iter()
+                .filter(|r| r.rule.id != rule.id)
+                .cloned()
+                .collect();
+            *rules = Arc::new(remaining);
         }
         Ok(new)
     }

@@ -71,6 +71,15 @@ async fn drain(worker: &Worker, sub: &mut Box<dyn Subscription>, n: usize) -> Ve
     out
 }
 
+/// Indices of the deliveries that recorded one new alert.
+fn fired(out: &[Outcome]) -> Vec<usize> {
+    out.iter()
+        .enumerate()
+        .filter(|(_, o)| **o == Outcome::Processed { alerts: 1 })
+        .map(|(i, _)| i)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_new_low_raises_one_alert_with_its_notification_even_when_redelivered() {
     let store = Arc::new(MemoryStore::new());
@@ -79,12 +88,7 @@ async fn a_new_low_raises_one_alert_with_its_notification_even_when_redelivered(
     let series = bars(&[10000, 10100, 10200, 9900, 10300, 10400]);
     publish(&bus, &series).await;
     let out = drain(&worker, &mut sub, series.len()).await;
-    let fired: Vec<usize> = out
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| **o == Outcome::Processed { alerts: 1 })
-        .map(|(i, _)| i)
-        .collect();
+    let fired = fired(&out);
     assert_eq!(fired, vec![3], "{out:?}");
     let alerts = store.alerts(&AlertQuery::default()).await.unwrap();
     assert_eq!(alerts.len(), 1);
@@ -357,11 +361,6 @@ async fn any_rule_of_the_language_is_evaluated_at_the_close() {
     let series = bars(&[10000, 10100, 10200, 9900, 10300]);
     publish(&bus, &series).await;
     let out = drain(&worker, &mut sub, series.len()).await;
-    let fired: Vec<usize> = out
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| **o == Outcome::Processed { alerts: 1 })
-        .map(|(i, _)| i)
-        .collect();
+    let fired = fired(&out);
     assert_eq!(fired, vec![2, 4], "{out:?}");
 }
