@@ -69,26 +69,31 @@ fn streaming(c: &mut Criterion) {
 
 fn batch_1m(c: &mut Criterion) {
     let bars = walk(1_000_000);
+    // TA-Lib gets numpy columns; so does the columnar path.
+    let close: Vec<f64> = bars.iter().map(|b| b.close).collect();
+    let high: Vec<f64> = bars.iter().map(|b| b.high).collect();
+    let low: Vec<f64> = bars.iter().map(|b| b.low).collect();
     let mut g = c.benchmark_group("batch 1M bars");
-    g.sample_size(10);
+    g.sample_size(20);
     g.throughput(Throughput::Elements(bars.len() as u64));
-    g.bench_function("sma(20)", |b| {
-        b.iter(|| batch(Sma::new(20), black_box(&bars)))
-    });
-    g.bench_function("ema(20)", |b| {
-        b.iter(|| batch(Ema::new(20), black_box(&bars)))
-    });
-    g.bench_function("rsi(14)", |b| {
-        b.iter(|| batch(Rsi::new(14), black_box(&bars)))
-    });
+    g.bench_function("sma(20)", |b| b.iter(|| column::sma(black_box(&close), 20)));
+    g.bench_function("ema(20)", |b| b.iter(|| column::ema(black_box(&close), 20)));
+    g.bench_function("rsi(14)", |b| b.iter(|| column::rsi(black_box(&close), 14)));
     g.bench_function("macd(12,26,9)", |b| {
-        b.iter(|| batch(Macd::new(12, 26, 9), black_box(&bars)))
+        b.iter(|| column::macd(black_box(&close), 12, 26, 9))
     });
     g.bench_function("bbands(20,2)", |b| {
-        b.iter(|| batch(Bollinger::new(20, 2.0), black_box(&bars)))
+        b.iter(|| column::bbands(black_box(&close), 20, 2.0))
     });
     g.bench_function("atr(14)", |b| {
-        b.iter(|| batch(Atr::new(14), black_box(&bars)))
+        b.iter(|| column::atr(black_box(&high), black_box(&low), black_box(&close), 14))
+    });
+    g.bench_function("kd(9,3,3)", |b| {
+        b.iter(|| column::bars(black_box(&bars), TaiwanKd::new(9, 3, 3), |v| [v.k, v.d]))
+    });
+    // The generic path (one `Option` per cell, bars as structs), for comparison.
+    g.bench_function("sma(20) via batch()", |b| {
+        b.iter(|| batch(Sma::new(20), black_box(&bars)))
     });
     g.finish();
 }

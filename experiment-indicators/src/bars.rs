@@ -34,6 +34,7 @@ impl Atr {
 
 impl Indicator for Atr {
     type Output = f64;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let prev = self.prev_close.replace(bar.close)?;
         self.avg.update(true_range(bar, prev))
@@ -61,6 +62,7 @@ impl Range {
             lows: Window::new(n),
         }
     }
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<(f64, f64)> {
         self.highs.push(bar.high);
         self.lows.push(bar.low);
@@ -120,6 +122,7 @@ impl Stochastic {
 
 impl Indicator for Stochastic {
     type Output = StochValue;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<StochValue> {
         let (hh, ll) = self.range.update(bar)?;
         let k = self.slow_k.update_value(raw_k(bar.close, hh, ll))?;
@@ -165,6 +168,7 @@ impl TaiwanKd {
 
 impl Indicator for TaiwanKd {
     type Output = StochValue;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<StochValue> {
         let (hh, ll) = self.range.update(bar)?;
         // A flat range carries the previous RSV level forward as 50 (no information).
@@ -211,6 +215,7 @@ impl WilliamsR {
 
 impl Indicator for WilliamsR {
     type Output = f64;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let (hh, ll) = self.range.update(bar)?;
         let diff = (hh - ll) / -100.0;
@@ -251,6 +256,7 @@ impl Cci {
 
 impl Indicator for Cci {
     type Output = f64;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let tp = bar.typical();
         self.window.push(tp);
@@ -300,6 +306,7 @@ impl Mfi {
 
 impl Indicator for Mfi {
     type Output = f64;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let tp = bar.typical();
         let prev = self.prev_tp.replace(tp)?;
@@ -353,6 +360,7 @@ impl Obv {
 
 impl Indicator for Obv {
     type Output = f64;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let obv = match self.state {
             None => bar.volume,
@@ -421,6 +429,7 @@ impl Dmi {
 
 impl Indicator for Dmi {
     type Output = DmiValue;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<DmiValue> {
         let prev = self.prev.replace(*bar)?;
         let diff_p = bar.high - prev.high;
@@ -516,6 +525,7 @@ impl Donchian {
 
 impl Indicator for Donchian {
     type Output = ChannelValue;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<ChannelValue> {
         let (hh, ll) = self.range.update(bar)?;
         Some(ChannelValue {
@@ -556,6 +566,7 @@ impl Keltner {
 
 impl Indicator for Keltner {
     type Output = ChannelValue;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<ChannelValue> {
         let mid = self.ema.update(bar.close);
         let atr = self.atr.update(bar);
@@ -592,6 +603,7 @@ impl Vwap {
 
 impl Indicator for Vwap {
     type Output = f64;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         self.pv += bar.typical() * bar.volume;
         self.volume += bar.volume;

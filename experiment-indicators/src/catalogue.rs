@@ -1,7 +1,43 @@
 //! The indicator catalogue: every indicator's name, parameters (with ranges and defaults),
-//! outputs and warm-up, readable at run time by the rule validator and the API.
+//! outputs and warm-up, readable at run time by the rule validator and the API — and the
+//! registry through which custom indicators join it.
+//!
+//! A custom indicator is any [`Indicator`] whose output is a number or an array of numbers,
+//! described by a [`Spec`] and registered once at start-up with [`register`]; from then on the
+//! rule language, the evaluator, `experiment ta` and the polars columns use it like a built-in:
+//!
+//! ```
+//! use experiment_indicators::catalogue::{self, Param, Spec};
+//! use experiment_indicators::rule::Rule;
+//! use experiment_indicators::{Bar, Indicator};
+//!
+//! /// Close relative to the open, in percent.
+//! #[derive(Debug, Clone)]
+//! struct Body;
+//! impl Indicator for Body {
+//!     type Output = f64;
+//!     fn update(&mut self, bar: &Bar) -> Option<f64> {
+//!         (bar.open != 0.0).then(|| (bar.close / bar.open - 1.0) * 100.0)
+//!     }
+//!     fn reset(&mut self) {}
+//!     fn warm_up(&self) -> usize { 0 }
+//! }
+//!
+//! const BODY: Spec = Spec {
+//!     name: "body_pct_doc",
+//!     summary: "close relative to the open, percent",
+//!     series_input: false,
+//!     params: &[],
+//!     outputs: &["value"],
+//! };
+//! catalogue::register(BODY, |_| Body).unwrap();
+//! assert!(Rule::parse("body_pct_doc() > 3").is_ok());
+//! assert!(catalogue::register(BODY, |_| Body).is_err(), "a name is registered once");
+//! ```
 
-use crate::core::Indicator;
+use std::sync::{Arc, RwLock};
+
+use crate::core::{Bar, Indicator};
 use crate::{
     Atr, Bollinger, Cci, Dema, Dmi, Donchian, Ema, Highest, Keltner, Lowest, Macd, Mfi, Momentum,
     Obv, Rma, Roc, Rsi, Sma, StdDev, Stochastic, TaiwanKd, Tema, Vwap, WilliamsR, Wma,
@@ -52,20 +88,32 @@ pub struct Spec {
     pub outputs: &'static [&'static str],
 }
 
-const fn period(name: &'static str, default: f64) -> Param {
-    Param {
-        name,
-        kind: ParamKind::Period { min: 1, max: 1000 },
-        default,
+impl Param {
+    /// A whole number of bars from 1 to 1000.
+    pub const fn period(name: &'static str, default: f64) -> Param {
+        Param {
+            name,
+            kind: ParamKind::Period { min: 1, max: 1000 },
+            default,
+        }
+    }
+
+    /// A real number in `min..=max`.
+    pub const fn number(name: &'static str, min: f64, max: f64, default: f64) -> Param {
+        Param {
+            name,
+            kind: ParamKind::Number { min, max },
+            default,
+        }
     }
 }
 
+const fn period(name: &'static str, default: f64) -> Param {
+    Param::period(name, default)
+}
+
 const fn number(name: &'static str, min: f64, max: f64, default: f64) -> Param {
-    Param {
-        name,
-        kind: ParamKind::Number { min, max },
-        default,
-    }
+    Param::number(name, min, max, default)
 }
 
 const VALUE: &[&str] = &["value"];
@@ -258,9 +306,184 @@ pub const CATALOGUE: &[Spec] = &[
     },
 ];
 
-/// The catalogue entry called `name`.
+/// The catalogue entry called `name`: a built-in, or a registered custom indicator.
 pub fn lookup(name: &str) -> Option<&'static Spec> {
-    CATALOGUE.iter().find(|s| s.name == name)
+    CATALOGUE
+        .iter()
+        .find(|s| s.name == name)
+        .or_else(|| custom(name).map(|c| c.spec))
+}
+
+/// Every indicator known now: the built-ins, then custom ones in registration order.
+pub fn all() -> Vec<&'static Spec> {
+    let customs = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    CATALOGUE
+        .iter()
+        .chain(customs.iter().map(|c| c.spec))
+        .collect()
+}
+
+/// What an indicator's update yields, as numbers in the order of its spec's outputs.
+pub trait Outputs: Copy {
+    /// Writes the outputs into `out` (as many as the spec names).
+    fn write(&self, out: &mut [Option<f64>]);
+}
+
+impl Outputs for f64 {
+    fn write(&self, out: &mut [Option<f64>]) {
+        if let Some(o) = out.first_mut() {
+            *o = Some(*self);
+        }
+    }
+}
+
+impl<const K: usize> Outputs for [f64; K] {
+    fn write(&self, out: &mut [Option<f64>]) {
+        for (o, v) in out.iter_mut().zip(self) {
+            *o = Some(*v);
+        }
+    }
+}
+
+/// A custom indicator behind one object-safe interface (any [`Indicator`] with [`Outputs`]
+/// is one).
+pub trait DynIndicator: Send + Sync + std::fmt::Debug {
+    /// Adds a closed bar; writes every output (`None` while warming up).
+    fn update_outputs(&mut self, bar: &Bar, out: &mut [Option<f64>]);
+    /// Forgets every bar.
+    fn reset_state(&mut self);
+    /// Bars before the first value.
+    fn lookback(&self) -> usize;
+    /// A copy with the same state.
+    fn clone_box(&self) -> Box<dyn DynIndicator>;
+}
+
+impl<I> DynIndicator for I
+where
+    I: Indicator + Send + Sync + std::fmt::Debug + 'static,
+    I::Output: Outputs,
+{
+    fn update_outputs(&mut self, bar: &Bar, out: &mut [Option<f64>]) {
+        match self.update(bar) {
+            Some(v) => v.write(out),
+            None => out.fill(None),
+        }
+    }
+    fn reset_state(&mut self) {
+        self.reset();
+    }
+    fn lookback(&self) -> usize {
+        self.warm_up()
+    }
+    fn clone_box(&self) -> Box<dyn DynIndicator> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn DynIndicator> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+type Builder = dyn Fn(&[f64]) -> Box<dyn DynIndicator> + Send + Sync;
+
+struct Custom {
+    spec: &'static Spec,
+    build: Arc<Builder>,
+}
+
+static REGISTRY: RwLock<Vec<Custom>> = RwLock::new(Vec::new());
+
+fn custom(name: &str) -> Option<Custom> {
+    let customs = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+    customs
+        .iter()
+        .find(|c| c.spec.name == name)
+        .map(|c| Custom {
+            spec: c.spec,
+            build: c.build.clone(),
+        })
+}
+
+/// Why a custom indicator could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterError(pub String);
+
+impl std::fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+/// Adds a custom indicator to the catalogue of this process. `build` gets the parameters
+/// in the spec's order, defaults filled in and ranges already checked (periods are whole
+/// numbers).
+///
+/// # Errors
+/// When the name is taken (by a built-in, a function of the rule language or an earlier
+/// registration), is not a lowercase identifier, or the spec has no output or a default out
+/// of its range.
+pub fn register<I, F>(spec: Spec, build: F) -> Result<(), RegisterError>
+where
+    I: Indicator + Send + Sync + std::fmt::Debug + 'static,
+    I::Output: Outputs,
+    F: Fn(&[f64]) -> I + Send + Sync + 'static,
+{
+    let bad = |m: String| Err(RegisterError(format!("indicator '{}': {m}", spec.name)));
+    let ident = spec
+        .name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase())
+        && spec
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ident {
+        return bad("a name is lowercase letters, digits and '_', starting with a letter".into());
+    }
+    if crate::rule::reserved(spec.name) {
+        return bad("the name is taken by the rule language".into());
+    }
+    if spec.outputs.is_empty() {
+        return bad("at least one output is needed".into());
+    }
+    if let Some(p) = spec.params.iter().find(|p| !p.accepts(p.default)) {
+        return bad(format!("the default of '{}' is out of its range", p.name));
+    }
+    let mut customs = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+    if CATALOGUE.iter().any(|s| s.name == spec.name)
+        || customs.iter().any(|c| c.spec.name == spec.name)
+    {
+        return bad("the name is already in the catalogue".into());
+    }
+    // Specs live as long as the process, like the built-ins; registering is once per name.
+    let spec: &'static Spec = Box::leak(Box::new(spec));
+    customs.push(Custom {
+        spec,
+        build: Arc::new(move |p: &[f64]| Box::new(build(p)) as Box<dyn DynIndicator>),
+    });
+    Ok(())
+}
+
+/// A fresh instance of the custom indicator `name` with `params`.
+pub(crate) fn build_custom(name: &str, params: &[f64]) -> Option<Box<dyn DynIndicator>> {
+    custom(name).map(|c| (c.build)(params))
+}
+
+impl Param {
+    /// Whether `v` is an allowed value.
+    pub fn accepts(&self, v: f64) -> bool {
+        match self.kind {
+            ParamKind::Period { min, max } => {
+                v.fract() == 0.0 && (f64::from(min)..=f64::from(max)).contains(&v)
+            }
+            ParamKind::Number { min, max } => (min..=max).contains(&v),
+        }
+    }
 }
 
 impl Spec {
@@ -268,7 +491,7 @@ impl Spec {
     /// cannot drift from the code).
     ///
     /// # Panics
-    /// If `params` has fewer values than the spec or a period is 0.
+    /// If `params` has fewer values than a built-in's spec or a period is 0.
     pub fn warm_up(&self, params: &[f64]) -> usize {
         let p = |i: usize| params[i] as usize;
         match self.name {
@@ -298,7 +521,7 @@ impl Spec {
             "dmi" => Dmi::new(p(0)).warm_up() + p(0) - 1,
             "donchian" => Donchian::new(p(0)).warm_up(),
             "keltner" => Keltner::new(p(0), params[1], p(2)).warm_up(),
-            other => unreachable!("catalogue entry {other} without a warm-up"),
+            other => build_custom(other, params).map_or(0, |i| i.lookback()),
         }
     }
 }

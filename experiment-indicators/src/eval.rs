@@ -1,8 +1,8 @@
 //! Evaluating rules and indicator expressions on streaming bars.
 //!
 //! A rule compiles to a small graph: every distinct sub-expression (by its canonical text) is
-//! one node, so `sma(close, 20)` used twice is one SMA instance (two different outputs of one
-//! indicator are still two instances). Each bar updates every node
+//! one node, so `sma(close, 20)` used twice is one SMA instance, and the outputs of one
+//! indicator (`bbands(20, 2).upper` and `.lower`) read one instance. Each bar updates every node
 //! once, children first; nodes keep only the history the rule asks for (`x[n]`, crossings,
 //! `moving_up(x, v, n)`, `pct_change(x, n)`). Values are `None` until defined; a condition
 //! with an undefined input is `None` (not false).
@@ -27,6 +27,7 @@ enum AnyIndicator {
     Dmi(Dmi),
     Donchian(Donchian),
     Keltner(Keltner),
+    Custom(Box<dyn crate::catalogue::DynIndicator>),
 }
 
 #[derive(Debug, Clone)]
@@ -106,50 +107,48 @@ impl AnyIndicator {
             "dmi" => AnyIndicator::Dmi(Dmi::new(n(0))),
             "donchian" => AnyIndicator::Donchian(Donchian::new(n(0))),
             "keltner" => AnyIndicator::Keltner(Keltner::new(n(0), p[1], n(2))),
-            other => unreachable!("{other} is validated against the catalogue"),
+            other => AnyIndicator::Custom(
+                crate::catalogue::build_custom(other, p)
+                    .unwrap_or_else(|| unreachable!("{other} is validated against the catalogue")),
+            ),
         }
     }
 
-    /// All outputs, in catalogue order; `None` entries while warming up.
-    fn update(&mut self, b: &Bar) -> Vec<Option<f64>> {
+    /// Writes all outputs, in catalogue order; `None` entries while warming up.
+    fn update(&mut self, b: &Bar, out: &mut [Option<f64>]) {
+        fn put<const K: usize, T: Copy>(
+            out: &mut [Option<f64>],
+            v: Option<T>,
+            f: fn(T) -> [f64; K],
+        ) {
+            match v {
+                Some(v) => {
+                    for (o, x) in out.iter_mut().zip(f(v)) {
+                        *o = Some(x);
+                    }
+                }
+                None => out.fill(None),
+            }
+        }
         match self {
-            AnyIndicator::One(i) => vec![i.update(b)],
-            AnyIndicator::Macd(i) => {
-                let v = i.update(b);
-                vec![
-                    v.map(|v| v.macd),
-                    v.map(|v| v.signal),
-                    v.map(|v| v.histogram),
-                ]
-            }
-            AnyIndicator::Bands(i) => {
-                let v = i.update(b);
-                vec![v.map(|v| v.middle), v.map(|v| v.upper), v.map(|v| v.lower)]
-            }
-            AnyIndicator::Stoch(i) => {
-                let v = i.update(b);
-                vec![v.map(|v| v.k), v.map(|v| v.d)]
-            }
-            AnyIndicator::Kd(i) => {
-                let v = i.update(b);
-                vec![v.map(|v| v.k), v.map(|v| v.d)]
-            }
+            AnyIndicator::One(i) => out[0] = i.update(b),
+            AnyIndicator::Macd(i) => put(out, i.update(b), |v| [v.macd, v.signal, v.histogram]),
+            AnyIndicator::Bands(i) => put(out, i.update(b), |v| [v.middle, v.upper, v.lower]),
+            AnyIndicator::Stoch(i) => put(out, i.update(b), |v| [v.k, v.d]),
+            AnyIndicator::Kd(i) => put(out, i.update(b), |v| [v.k, v.d]),
             AnyIndicator::Dmi(i) => {
                 let v = i.update(b);
-                vec![
-                    v.and_then(|v| v.adx),
-                    v.map(|v| v.plus_di),
-                    v.map(|v| v.minus_di),
-                ]
+                put(out, v, |v| {
+                    [v.adx.unwrap_or(f64::NAN), v.plus_di, v.minus_di]
+                });
+                // ADX warms up after the DIs.
+                if v.is_some_and(|v| v.adx.is_none()) {
+                    out[0] = None;
+                }
             }
-            AnyIndicator::Donchian(i) => {
-                let v = i.update(b);
-                vec![v.map(|v| v.middle), v.map(|v| v.upper), v.map(|v| v.lower)]
-            }
-            AnyIndicator::Keltner(i) => {
-                let v = i.update(b);
-                vec![v.map(|v| v.middle), v.map(|v| v.upper), v.map(|v| v.lower)]
-            }
+            AnyIndicator::Donchian(i) => put(out, i.update(b), |v| [v.middle, v.upper, v.lower]),
+            AnyIndicator::Keltner(i) => put(out, i.update(b), |v| [v.middle, v.upper, v.lower]),
+            AnyIndicator::Custom(i) => i.update_outputs(b, out),
         }
     }
 }
@@ -180,12 +179,15 @@ impl Val {
 enum Op {
     Number(f64),
     Series(Series),
-    /// An indicator on whole bars, or (input node) on a derived series.
+    /// An indicator on whole bars, or (input node) on a derived series; its value is its
+    /// first output, `outs` has them all.
     Indicator {
-        state: AnyIndicator,
+        state: Box<AnyIndicator>,
         input: Option<usize>,
-        output: usize,
+        outs: Vec<Option<f64>>,
     },
+    /// Output `k` of the indicator node.
+    Output(usize, usize),
     NewExtreme {
         low: bool,
         state: NewLow,
@@ -270,14 +272,25 @@ impl Builder {
             } => {
                 let spec = crate::catalogue::lookup(name).expect("validated");
                 let out = spec.outputs.iter().position(|o| o == output).unwrap_or(0);
-                // One instance per distinct expression: `sma(close, 20)` used twice is one
-                // SMA, but two outputs of one indicator (bbands().upper and .lower) are two
-                // instances for now (same values, twice the work).
                 let input_node = input.as_ref().map(|i| self.compile(i));
-                Op::Indicator {
-                    state: AnyIndicator::new(name, params),
+                let state = Op::Indicator {
+                    state: Box::new(AnyIndicator::new(name, params)),
                     input: input_node,
-                    output: out,
+                    outs: vec![None; spec.outputs.len()],
+                };
+                if spec.outputs.len() == 1 {
+                    state
+                } else {
+                    // Every output of one indicator reads the same instance, keyed by the
+                    // call without its `.output`.
+                    let call = Expr::Indicator {
+                        name,
+                        input: input.clone(),
+                        params: params.clone(),
+                        output: spec.outputs[0],
+                    };
+                    let key = format!("{}#instance", Rule { expr: call });
+                    Op::Output(self.add(key, state), out)
                 }
             }
             Expr::NewExtreme { low, seconds, .. } => Op::NewExtreme {
@@ -357,6 +370,14 @@ impl Evaluator {
         self.nodes.len()
     }
 
+    /// Indicator instances the rule keeps (every output of one indicator reads one).
+    pub fn indicator_count(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Indicator { .. } | Op::NewExtreme { .. }))
+            .count()
+    }
+
     fn past(&self, node: usize, n: usize) -> Val {
         self.nodes[node]
             .past
@@ -380,6 +401,10 @@ impl Evaluator {
                     Op::Call(f, args, bars) => {
                         call(*f, args, *bars, &get, &prev, &|j, n| self.past(j, n))
                     }
+                    Op::Output(j, k) => match &self.nodes[*j].op {
+                        Op::Indicator { outs, .. } => Val::Num(outs[*k]),
+                        _ => Val::Num(None),
+                    },
                     Op::Indicator { .. } | Op::NewExtreme { .. } => Val::Num(None),
                 }
             };
@@ -408,7 +433,7 @@ impl Evaluator {
             Op::Indicator {
                 state,
                 input: input_node,
-                output,
+                outs,
             } => {
                 let fed = match (input_node, input) {
                     // A derived series feeds the indicator as a bar whose prices are all that value.
@@ -419,10 +444,14 @@ impl Evaluator {
                         close: x,
                         volume: bar.volume,
                     },
-                    (Some(_), _) => return Val::Num(None),
+                    (Some(_), _) => {
+                        outs.fill(None);
+                        return Val::Num(None);
+                    }
                     (None, _) => *bar,
                 };
-                Val::Num(state.update(&fed).get(*output).copied().flatten())
+                state.update(&fed, outs);
+                Val::Num(outs[0])
             }
             Op::NewExtreme { low, state } => {
                 let price = if *low { bar.low } else { -bar.high };

@@ -2,6 +2,7 @@
 
 mod bars;
 pub mod catalogue;
+pub mod column;
 mod core;
 pub mod eval;
 mod new_low;

@@ -25,7 +25,7 @@
 
 use std::fmt;
 
-use crate::catalogue::{lookup, ParamKind, CATALOGUE};
+use crate::catalogue::{lookup, ParamKind};
 use crate::new_low::parse_window;
 
 /// A price series of the bar.
@@ -413,9 +413,16 @@ fn describe(t: &Tok) -> String {
     }
 }
 
+/// Whether `name` means something in the language already (a function, a series, a keyword).
+pub(crate) fn reserved(name: &str) -> bool {
+    FUNCS.iter().any(|f| f.0 == name)
+        || SERIES.iter().any(|s| s.0 == name)
+        || ["new_low", "new_high", "and", "or", "not"].contains(&name)
+}
+
 fn suggest(name: &str) -> String {
-    let candidates = CATALOGUE
-        .iter()
+    let candidates = crate::catalogue::all()
+        .into_iter()
         .map(|s| s.name)
         .chain(FUNCS.iter().map(|f| f.0))
         .chain(SERIES.iter().map(|s| s.0))

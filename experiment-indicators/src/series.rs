@@ -4,12 +4,13 @@
 //! the close). Definitions follow TA-Lib: exponential averages are seeded with the simple
 //! average of their first `period` inputs; warm-up lengths are TA-Lib's lookbacks.
 
-use crate::core::{is_zero, Bar, ExpAvg, Indicator, Window};
+use crate::core::{is_zero, Bar, ExpAvg, Indicator, RunningSum, Window};
 
 macro_rules! on_close {
     ($t:ty, $out:ty) => {
         impl Indicator for $t {
             type Output = $out;
+            #[inline]
             fn update(&mut self, bar: &Bar) -> Option<$out> {
                 self.update_value(bar.close)
             }
@@ -42,6 +43,7 @@ impl Ema {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.avg.update(x)
     }
@@ -70,6 +72,7 @@ impl Rma {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.avg.update(x)
     }
@@ -99,6 +102,7 @@ impl Wma {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         if !self.window.full() {
@@ -140,6 +144,7 @@ impl Dema {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         let e1 = self.e1.update(x)?;
         let e2 = self.e2.update(e1)?;
@@ -174,6 +179,7 @@ impl Tema {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         let e1 = self.e1.update(x)?;
         let e2 = self.e2.update(e1)?;
@@ -192,9 +198,8 @@ on_close!(Tema, f64);
 pub struct Rsi {
     period: usize,
     prev: Option<f64>,
-    count: usize,
-    gain: f64,
-    loss: f64,
+    gain: ExpAvg,
+    loss: ExpAvg,
 }
 
 impl Rsi {
@@ -203,16 +208,15 @@ impl Rsi {
     /// # Panics
     /// If `period` is 0.
     pub fn new(period: usize) -> Self {
-        assert!(period > 0, "period must be positive");
         Rsi {
             period,
             prev: None,
-            count: 0,
-            gain: 0.0,
-            loss: 0.0,
+            gain: ExpAvg::rma(period),
+            loss: ExpAvg::rma(period),
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         let prev = self.prev.replace(x)?;
         let (up, down) = if x > prev {
@@ -220,25 +224,14 @@ impl Rsi {
         } else {
             (0.0, prev - x)
         };
-        let n = self.period as f64;
-        self.count += 1;
-        if self.count < self.period {
-            self.gain += up;
-            self.loss += down;
-            return None;
-        }
-        if self.count == self.period {
-            self.gain = (self.gain + up) / n;
-            self.loss = (self.loss + down) / n;
-        } else {
-            self.gain = (self.gain * (n - 1.0) + up) / n;
-            self.loss = (self.loss * (n - 1.0) + down) / n;
-        }
-        let total = self.gain + self.loss;
+        // Both averages are updated before either is read: they warm up together.
+        let (gain, loss) = (self.gain.update(up), self.loss.update(down));
+        let (gain, loss) = (gain?, loss?);
+        let total = gain + loss;
         Some(if is_zero(total) {
             0.0
         } else {
-            100.0 * (self.gain / total)
+            100.0 * (gain / total)
         })
     }
     fn lookback(&self) -> usize {
@@ -267,6 +260,7 @@ impl Roc {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         let old = self.window.full().then(|| self.window.front()).flatten()?;
@@ -302,6 +296,7 @@ impl Momentum {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         let old = self.window.full().then(|| self.window.front()).flatten()?;
@@ -317,7 +312,7 @@ on_close!(Momentum, f64);
 #[derive(Debug, Clone)]
 pub struct StdDev {
     period: usize,
-    window: Window,
+    moments: Moments,
 }
 
 impl StdDev {
@@ -329,15 +324,13 @@ impl StdDev {
         assert!(period > 0, "period must be positive");
         StdDev {
             period,
-            window: Window::new(period),
+            moments: Moments::new(period),
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
-        self.window.push(x);
-        self.window
-            .full()
-            .then(|| population_sd(self.window.iter().copied(), self.period))
+        self.moments.update(x).map(|(_, sd)| sd)
     }
     fn lookback(&self) -> usize {
         self.period - 1
@@ -345,15 +338,46 @@ impl StdDev {
 }
 on_close!(StdDev, f64);
 
-/// E[x²] − E[x]², as TA-Lib computes the variance; 0 when that is not positive.
-pub(crate) fn population_sd(values: impl Iterator<Item = f64>, n: usize) -> f64 {
-    let (sum, sumsq) = values.fold((0.0, 0.0), |(s, q), v| (s + v, q + v * v));
-    let mean = sum / n as f64;
-    let var = sumsq / n as f64 - mean * mean;
-    if var > 0.0 {
-        var.sqrt()
-    } else {
-        0.0
+/// Mean and population standard deviation of a window from running sums of x and x²
+/// (E[x²] − E[x]², as TA-Lib computes the variance; 0 when that is not positive).
+#[derive(Debug, Clone)]
+struct Moments {
+    n: f64,
+    window: Window,
+    sum: RunningSum,
+    sum_sq: RunningSum,
+}
+
+impl Moments {
+    fn new(period: usize) -> Self {
+        Moments {
+            n: period as f64,
+            window: Window::new(period),
+            sum: RunningSum::new(period),
+            sum_sq: RunningSum::new(period),
+        }
+    }
+
+    #[inline]
+    fn update(&mut self, x: f64) -> Option<(f64, f64)> {
+        let old = self.window.push(x);
+        let w = &self.window;
+        let sum = self.sum.add(x, old, || w.iter().sum());
+        let sum_sq = self
+            .sum_sq
+            .add(x * x, old.map(|o| o * o), || w.iter().map(|v| v * v).sum());
+        if !w.full() {
+            return None;
+        }
+        let mean = sum / self.n;
+        let var = sum_sq / self.n - mean * mean;
+        Some((mean, if var > 0.0 { var.sqrt() } else { 0.0 }))
+    }
+
+    fn clear(&mut self) {
+        self.window.clear();
+        self.sum.clear();
+        self.sum_sq.clear();
     }
 }
 
@@ -377,6 +401,7 @@ impl Highest {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         self.window.full().then(|| self.window.max())
@@ -407,6 +432,7 @@ impl Lowest {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         self.window.full().then(|| self.window.min())
@@ -462,6 +488,7 @@ impl Macd {
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<MacdValue> {
         self.seen += 1;
         let slow = self.slow_ema.update(x);
@@ -482,6 +509,7 @@ impl Macd {
 
 impl Indicator for Macd {
     type Output = MacdValue;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<MacdValue> {
         self.update_value(bar.close)
     }
@@ -509,7 +537,7 @@ pub struct BandsValue {
 pub struct Bollinger {
     period: usize,
     k: f64,
-    window: Window,
+    moments: Moments,
 }
 
 impl Bollinger {
@@ -522,17 +550,13 @@ impl Bollinger {
         Bollinger {
             period,
             k,
-            window: Window::new(period),
+            moments: Moments::new(period),
         }
     }
     /// Adds a value.
+    #[inline]
     pub fn update_value(&mut self, x: f64) -> Option<BandsValue> {
-        self.window.push(x);
-        if !self.window.full() {
-            return None;
-        }
-        let middle = self.window.iter().sum::<f64>() / self.period as f64;
-        let sd = population_sd(self.window.iter().copied(), self.period);
+        let (middle, sd) = self.moments.update(x)?;
         Some(BandsValue {
             upper: middle + self.k * sd,
             middle,
@@ -543,11 +567,12 @@ impl Bollinger {
 
 impl Indicator for Bollinger {
     type Output = BandsValue;
+    #[inline]
     fn update(&mut self, bar: &Bar) -> Option<BandsValue> {
         self.update_value(bar.close)
     }
     fn reset(&mut self) {
-        self.window.clear();
+        self.moments.clear();
     }
     fn warm_up(&self) -> usize {
         self.period - 1

@@ -1,18 +1,17 @@
 //! Simple moving average.
 
-use std::collections::VecDeque;
+use crate::core::{RunningSum, Window};
 
 /// Streaming simple moving average over `period` values.
 ///
 /// Warm-up: `None` for the first `period - 1` updates. Keeps a running sum, so an update is
-/// O(1); the sum is recomputed from the window every `period` updates so floating-point
-/// drift cannot accumulate over long series.
+/// O(1); the sum is re-added from the window regularly so floating-point drift cannot
+/// accumulate over long series.
 #[derive(Debug, Clone)]
 pub struct Sma {
     period: usize,
-    window: VecDeque<f64>,
-    sum: f64,
-    since_resum: usize,
+    window: Window,
+    sum: RunningSum,
 }
 
 impl Sma {
@@ -24,26 +23,18 @@ impl Sma {
         assert!(period > 0, "SMA period must be positive");
         Sma {
             period,
-            window: VecDeque::with_capacity(period + 1),
-            sum: 0.0,
-            since_resum: 0,
+            window: Window::new(period),
+            sum: RunningSum::new(period),
         }
     }
 
     /// Adds a closed value and returns the average, once defined.
+    #[inline]
     pub fn update_value(&mut self, value: f64) -> Option<f64> {
-        self.window.push_back(value);
-        self.sum += value;
-        if self.window.len() > self.period {
-            let old = self.window.pop_front().unwrap_or_default();
-            self.sum -= old;
-        }
-        self.since_resum += 1;
-        if self.since_resum >= self.period {
-            self.sum = self.window.iter().sum();
-            self.since_resum = 0;
-        }
-        self.value()
+        let old = self.window.push(value);
+        let window = &self.window;
+        let sum = self.sum.add(value, old, || window.iter().sum());
+        self.window.full().then(|| sum / self.period as f64)
     }
 
     /// The average a forming value would give, without committing it: exactly what
@@ -52,16 +43,10 @@ impl Sma {
         self.clone().update_value(value)
     }
 
-    /// The current average, once defined.
-    pub fn value(&self) -> Option<f64> {
-        (self.window.len() == self.period).then(|| self.sum / self.period as f64)
-    }
-
     /// Forgets every value.
     pub fn reset(&mut self) {
         self.window.clear();
-        self.sum = 0.0;
-        self.since_resum = 0;
+        self.sum.clear();
     }
 }
 
@@ -78,6 +63,7 @@ pub fn sma(values: &[f64], period: usize) -> Vec<Option<f64>> {
 
 impl crate::core::Indicator for Sma {
     type Output = f64;
+    #[inline]
     fn update(&mut self, bar: &crate::core::Bar) -> Option<f64> {
         self.update_value(bar.close)
     }
