@@ -202,6 +202,8 @@ enum Op {
 #[derive(Debug, Clone)]
 struct Node {
     op: Op,
+    /// The sub-expression's canonical text.
+    text: String,
     value: Val,
     /// Past values of this node, newest first, as many as some reader needs.
     past: VecDeque<Val>,
@@ -242,6 +244,7 @@ impl Builder {
         }
         self.nodes.push(Node {
             op,
+            text: key.clone(),
             value: Val::Num(None),
             past: VecDeque::new(),
             keep: 0,
@@ -368,6 +371,36 @@ impl Evaluator {
     /// Distinct nodes (shared sub-expressions count once).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The numbers the rule looked at on the last update: every price series, indicator
+    /// output and arithmetic sub-expression that has a value, by canonical text, children
+    /// first (what an alert records).
+    pub fn values(&self) -> Vec<(String, f64)> {
+        self.nodes
+            .iter()
+            .filter(|n| !matches!(n.op, Op::Number(_)) && !n.text.ends_with("#instance"))
+            .filter_map(|n| n.value.num().map(|v| (n.text.clone(), v)))
+            .collect()
+    }
+
+    /// The number a condition is mainly about, with its text: the left side of the first
+    /// comparison or crossing (`rsi(close, 14)` in `rsi(14) < 30 and close > 10`) — what an
+    /// alert's `{{value}}` shows. `None` when the rule compares nothing (`new_low(1h)`).
+    pub fn primary(&self) -> Option<(String, f64)> {
+        let mut i = self.root;
+        loop {
+            match &self.nodes[i].op {
+                Op::Binary(BinOp::And | BinOp::Or, l, _) | Op::Not(l) => i = *l,
+                Op::Binary(_, l, _) if matches!(self.nodes[i].value, Val::Bool(_)) => i = *l,
+                Op::Call(_, args, _) if matches!(self.nodes[i].value, Val::Bool(_)) => {
+                    i = *args.first()?;
+                }
+                _ => break,
+            }
+        }
+        let n = &self.nodes[i];
+        n.value.num().map(|v| (n.text.clone(), v))
     }
 
     /// Indicator instances the rule keeps (every output of one indicator reads one).
@@ -586,4 +619,110 @@ pub fn backtest(rule: &Rule, bars: &[(i64, Bar)]) -> Vec<Firing> {
         .enumerate()
         .filter_map(|(index, (t, b))| (e.update(b, *t) == Some(true)).then_some(Firing { index }))
         .collect()
+}
+
+/// The output columns an indicator expression stands for, each with its name: the
+/// expression as written, and for a multi-output indicator written without `.output`, one
+/// column per output named `<expr>.<output>` (`macd(12,26,9).signal`).
+///
+/// ```
+/// use experiment_indicators::eval::expand;
+/// let names: Vec<String> = expand("bbands(20, 2)").unwrap().into_iter().map(|c| c.0).collect();
+/// assert_eq!(names, ["bbands(20, 2).middle", "bbands(20, 2).upper", "bbands(20, 2).lower"]);
+/// assert_eq!(expand("rsi(14)").unwrap()[0].0, "rsi(14)");
+/// assert!(expand("rsi(14) > 3").is_err(), "a condition is not a column");
+/// ```
+///
+/// # Errors
+/// The expression does not parse or is not a number.
+pub fn expand(text: &str) -> Result<Vec<(String, Expr)>, crate::rule::RuleError> {
+    let expr = crate::rule::parse_number(text)?;
+    let text = text.trim();
+    if let Expr::Indicator {
+        name,
+        input,
+        params,
+        output,
+    } = &expr
+    {
+        let spec = crate::catalogue::lookup(name).expect("validated");
+        let explicit = text.ends_with(&format!(".{output}"));
+        if spec.outputs.len() > 1 && !explicit {
+            return Ok(spec
+                .outputs
+                .iter()
+                .map(|o| {
+                    let e = Expr::Indicator {
+                        name,
+                        input: input.clone(),
+                        params: params.clone(),
+                        output: o,
+                    };
+                    (format!("{text}.{o}"), e)
+                })
+                .collect());
+        }
+    }
+    Ok(vec![(text.to_owned(), expr)])
+}
+
+/// The values of numeric expressions over `bars` (with their start times, oldest first):
+/// one column per expression, `None` while undefined.
+///
+/// An indicator on a plain series (`rsi(14)`, `bbands(hl2, 20, 2).upper`) runs on the
+/// columnar path of [`crate::column`]; anything else (`sma(close, 5) - sma(close, 20)`) through
+/// an [`Evaluator`]. Both give the values streaming updates give, to the bit.
+pub fn columns(exprs: &[Expr], bars: &[(i64, Bar)]) -> Vec<Vec<Option<f64>>> {
+    exprs
+        .iter()
+        .map(|e| {
+            fast_column(e, bars).unwrap_or_else(|| {
+                let mut ev = Evaluator::for_expr(e);
+                bars.iter().map(|(t, b)| ev.update_number(b, *t)).collect()
+            })
+        })
+        .collect()
+}
+
+fn fast_column(expr: &Expr, bars: &[(i64, Bar)]) -> Option<Vec<Option<f64>>> {
+    let Expr::Indicator {
+        name,
+        input,
+        params,
+        output,
+    } = expr
+    else {
+        return None;
+    };
+    let series = match input.as_deref() {
+        None => None,
+        Some(Expr::Series(s)) => Some(*s),
+        Some(_) => return None,
+    };
+    let spec = crate::catalogue::lookup(name)?;
+    let k = spec.outputs.iter().position(|o| o == output).unwrap_or(0);
+    let state = (
+        AnyIndicator::new(name, params),
+        vec![None; spec.outputs.len()],
+    );
+    let [col] = crate::column::run(bars.len(), state, |(ind, outs), i| {
+        let bar = bars[i].1;
+        let fed = match series {
+            // As the evaluator feeds a derived series: a bar whose prices are all that value.
+            Some(s) => {
+                let x = series_value(s, &bar);
+                Bar {
+                    open: x,
+                    high: x,
+                    low: x,
+                    close: x,
+                    volume: bar.volume,
+                }
+            }
+            None => bar,
+        };
+        ind.update(&fed, outs);
+        [outs[k].unwrap_or(f64::NAN)]
+    });
+    Some(crate::column::defined(&col))
 }

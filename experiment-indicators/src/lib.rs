@@ -5,6 +5,8 @@ pub mod catalogue;
 pub mod column;
 mod core;
 pub mod eval;
+#[cfg(feature = "polars")]
+pub mod frame;
 mod new_low;
 pub mod rule;
 mod series;

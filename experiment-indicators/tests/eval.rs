@@ -277,3 +277,31 @@ mod custom {
         assert!(err.to_string().contains("default of 'n'"), "{err}");
     }
 }
+
+#[test]
+fn an_evaluator_says_which_numbers_it_looked_at() {
+    let data = bars(&[10.0, 11.0, 12.0, 13.0]);
+    let mut e = Evaluator::new(&Rule::parse("sma(close, 2) > 11 and close < 100").unwrap());
+    for (t, b) in &data {
+        e.update(b, *t);
+    }
+    let values = e.values();
+    assert!(values.contains(&("close".to_owned(), 13.0)), "{values:?}");
+    assert!(
+        values.contains(&("sma(close, 2)".to_owned(), 12.5)),
+        "{values:?}"
+    );
+    assert!(
+        !values.iter().any(|(k, _)| k == "11" || k == "100"),
+        "constants are not values"
+    );
+    assert_eq!(e.primary(), Some(("sma(close, 2)".to_owned(), 12.5)));
+
+    let mut e = Evaluator::new(&Rule::parse("not crosses_above(close, sma(close, 3))").unwrap());
+    for (t, b) in &data {
+        e.update(b, *t);
+    }
+    assert_eq!(e.primary(), Some(("close".to_owned(), 13.0)));
+    let e = Evaluator::new(&Rule::parse("new_low(1h)").unwrap());
+    assert_eq!(e.primary(), None);
+}

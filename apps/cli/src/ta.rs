@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _};
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
-use experiment_indicators::catalogue::lookup;
-use experiment_indicators::eval::{backtest, Evaluator};
-use experiment_indicators::rule::{parse_number, Expr, Rule};
+use experiment_indicators::eval::{backtest, columns, expand};
+use experiment_indicators::rule::{Expr, Rule};
 use experiment_indicators::Bar;
 
 /// Output formats of `ta` and `backtest`.
@@ -112,37 +111,6 @@ fn time(d: NaiveDate) -> i64 {
         .map_or(0, |t| t.and_utc().timestamp())
 }
 
-/// The columns an `--indicator` expands to: (name, expression).
-fn columns(text: &str) -> anyhow::Result<Vec<(String, Expr)>> {
-    let expr = parse_number(text).map_err(|e| anyhow::anyhow!("--indicator '{text}': {e}"))?;
-    if let Expr::Indicator {
-        name,
-        input,
-        params,
-        output,
-    } = &expr
-    {
-        let spec = lookup(name).expect("validated");
-        let explicit = text.trim_end().ends_with(&format!(".{output}"));
-        if spec.outputs.len() > 1 && !explicit {
-            return Ok(spec
-                .outputs
-                .iter()
-                .map(|o| {
-                    let e = Expr::Indicator {
-                        name,
-                        input: input.clone(),
-                        params: params.clone(),
-                        output: o,
-                    };
-                    (format!("{}.{o}", text.trim()), e)
-                })
-                .collect());
-        }
-    }
-    Ok(vec![(text.trim().to_owned(), expr)])
-}
-
 fn cell(v: Option<f64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -155,20 +123,15 @@ pub fn ta(args: &TaArgs) -> anyhow::Result<String> {
     let bars = read_bars(&args.input)?;
     let mut cols = Vec::new();
     for text in &args.indicators {
-        cols.extend(columns(text)?);
+        cols.extend(expand(text).map_err(|e| anyhow::anyhow!("--indicator '{text}': {e}"))?);
     }
-    let mut evals: Vec<Evaluator> = cols.iter().map(|(_, e)| Evaluator::for_expr(e)).collect();
+    let timed: Vec<(i64, Bar)> = bars.iter().map(|(d, b)| (time(*d), *b)).collect();
+    let exprs: Vec<Expr> = cols.iter().map(|(_, e)| e.clone()).collect();
+    let values = columns(&exprs, &timed);
     let rows: Vec<(NaiveDate, Vec<Option<f64>>)> = bars
         .iter()
-        .map(|(d, b)| {
-            (
-                *d,
-                evals
-                    .iter_mut()
-                    .map(|e| e.update_number(b, time(*d)))
-                    .collect(),
-            )
-        })
+        .enumerate()
+        .map(|(i, (d, _))| (*d, values.iter().map(|c| c[i]).collect()))
         .collect();
     match args.format {
         OutFormat::Csv => {
