@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
-"""Times TA-Lib's batch functions on the same 1M-bar random walk as benches/indicators.rs.
+"""Times TA-Lib's batch functions on the same 1M-bar random walk as benches/indicators.rs,
+and prints the ratio of our time to TA-Lib's for each indicator.
 
-    /tmp/talib/bin/python experiment-indicators/scripts/bench_vs_talib.py
+    cargo bench -p experiment-indicators --bench indicators -- "batch 1M"
+    /tmp/talib/bin/python experiment-indicators/scripts/bench_vs_talib.py [CRITERION_DIR]
 
-Prints median milliseconds per call over 10 runs; compare with `cargo bench -p
-experiment-indicators -- "batch 1M"` run in the same session.
+(`pip install TA-Lib==0.8.2 numpy` into /tmp/talib first.) CRITERION_DIR is the criterion
+output of the cargo bench just run (default: $CARGO_TARGET_DIR/criterion, else
+target/criterion). TA-Lib's figure is the median of 20 calls from Python (numpy arrays in,
+numpy arrays out, allocation included); ours are criterion's medians, for fresh output
+columns and for columns kept across calls. A ratio below 1.0 means we are faster.
 """
+import json
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -47,13 +55,31 @@ def main():
         "bbands(20,2)": lambda: talib.BBANDS(c, 20, 2, 2, 0),
         "atr(14)": lambda: talib.ATR(h, l, c, 14),
     }
+    default = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "criterion")
+    criterion = sys.argv[1] if len(sys.argv) > 1 else default
+
+    def ours(group, name):
+        path = os.path.join(criterion, group, name, "new", "estimates.json")
+        try:
+            with open(path) as f:
+                return json.load(f)["median"]["point_estimate"] / 1e6
+        except OSError:
+            return None
+
+    print(f"{'indicator':<15} {'TA-Lib ms':>9} {'ours ms':>8} {'ratio':>6} {'kept ms':>8} {'ratio':>6}")
     for name, f in cases.items():
+        f()  # warm up
         times = []
-        for _ in range(10):
+        for _ in range(20):
             t = time.perf_counter()
             f()
             times.append(time.perf_counter() - t)
-        print(f"talib batch 1M {name}: {statistics.median(times) * 1000:.2f} ms")
+        talib_ms = statistics.median(times) * 1000
+        row = f"{name:<15} {talib_ms:>9.2f}"
+        for group in ("batch 1M bars", "batch 1M bars into kept columns"):
+            ms = ours(group, name)
+            row += f" {ms:>8.2f} {ms / talib_ms:>6.2f}" if ms else f" {'-':>8} {'-':>6}"
+        print(row)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,15 @@
 use crate::core::{is_zero, Bar, ExpAvg, Indicator, Window};
 use crate::sma::Sma;
 
+#[inline(always)]
 fn true_range(bar: &Bar, prev_close: f64) -> f64 {
-    (bar.high - bar.low)
-        .max((bar.high - prev_close).abs())
-        .max((bar.low - prev_close).abs())
+    // Plain comparisons (one instruction each) rather than the NaN-aware `f64::max`: this is
+    // on the hot path of ATR, DMI and Keltner, and a NaN price has no true range anyway.
+    let max = |a: f64, b: f64| if a > b { a } else { b };
+    max(
+        max(bar.high - bar.low, (bar.high - prev_close).abs()),
+        (bar.low - prev_close).abs(),
+    )
 }
 
 /// Average true range (Wilder): the first value is the mean of the first n true ranges
@@ -34,7 +39,7 @@ impl Atr {
 
 impl Indicator for Atr {
     type Output = f64;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let prev = self.prev_close.replace(bar.close)?;
         self.avg.update(true_range(bar, prev))
@@ -62,7 +67,7 @@ impl Range {
             lows: Window::new(n),
         }
     }
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<(f64, f64)> {
         self.highs.push(bar.high);
         self.lows.push(bar.low);
@@ -122,7 +127,7 @@ impl Stochastic {
 
 impl Indicator for Stochastic {
     type Output = StochValue;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<StochValue> {
         let (hh, ll) = self.range.update(bar)?;
         let k = self.slow_k.update_value(raw_k(bar.close, hh, ll))?;
@@ -168,7 +173,7 @@ impl TaiwanKd {
 
 impl Indicator for TaiwanKd {
     type Output = StochValue;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<StochValue> {
         let (hh, ll) = self.range.update(bar)?;
         // A flat range carries the previous RSV level forward as 50 (no information).
@@ -215,7 +220,7 @@ impl WilliamsR {
 
 impl Indicator for WilliamsR {
     type Output = f64;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let (hh, ll) = self.range.update(bar)?;
         let diff = (hh - ll) / -100.0;
@@ -256,7 +261,7 @@ impl Cci {
 
 impl Indicator for Cci {
     type Output = f64;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let tp = bar.typical();
         self.window.push(tp);
@@ -306,7 +311,7 @@ impl Mfi {
 
 impl Indicator for Mfi {
     type Output = f64;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let tp = bar.typical();
         let prev = self.prev_tp.replace(tp)?;
@@ -360,7 +365,7 @@ impl Obv {
 
 impl Indicator for Obv {
     type Output = f64;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let obv = match self.state {
             None => bar.volume,
@@ -429,7 +434,7 @@ impl Dmi {
 
 impl Indicator for Dmi {
     type Output = DmiValue;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<DmiValue> {
         let prev = self.prev.replace(*bar)?;
         let diff_p = bar.high - prev.high;
@@ -525,7 +530,7 @@ impl Donchian {
 
 impl Indicator for Donchian {
     type Output = ChannelValue;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<ChannelValue> {
         let (hh, ll) = self.range.update(bar)?;
         Some(ChannelValue {
@@ -566,7 +571,7 @@ impl Keltner {
 
 impl Indicator for Keltner {
     type Output = ChannelValue;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<ChannelValue> {
         let mid = self.ema.update(bar.close);
         let atr = self.atr.update(bar);
@@ -603,7 +608,7 @@ impl Vwap {
 
 impl Indicator for Vwap {
     type Output = f64;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         self.pv += bar.typical() * bar.volume;
         self.volume += bar.volume;

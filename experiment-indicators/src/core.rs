@@ -55,12 +55,13 @@ pub(crate) fn is_zero(v: f64) -> bool {
     v.abs() < 1e-8
 }
 
-/// A fixed-length window of the last values, as a ring buffer (no allocation after the first
-/// `len` pushes, no shifting).
+/// A fixed-length window of the last values, as a ring buffer allocated once (nothing in an
+/// update can allocate, which also lets the batch loops keep their state in registers).
 #[derive(Debug, Clone)]
 pub(crate) struct Window {
     buf: Vec<f64>,
-    len: usize,
+    /// Values pushed so far, up to the length.
+    count: usize,
     /// Where the next value goes; once full, also the oldest value.
     next: usize,
 }
@@ -68,35 +69,51 @@ pub(crate) struct Window {
 impl Window {
     pub(crate) fn new(len: usize) -> Self {
         Window {
-            buf: Vec::with_capacity(len),
-            len,
+            buf: vec![0.0; len],
+            count: 0,
             next: 0,
         }
     }
 
     /// Pushes `v`; returns the value that fell out, if the window was full.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push(&mut self, v: f64) -> Option<f64> {
-        if self.buf.len() < self.len {
-            self.buf.push(v);
-            return None;
-        }
         let old = std::mem::replace(&mut self.buf[self.next], v);
         self.next += 1;
-        if self.next == self.len {
+        if self.next == self.buf.len() {
             self.next = 0;
         }
-        Some(old)
+        if self.count < self.buf.len() {
+            self.count += 1;
+            None
+        } else {
+            Some(old)
+        }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn full(&self) -> bool {
-        self.buf.len() == self.len
+        self.count == self.buf.len()
+    }
+
+    /// The values and the index of the oldest (what [`ring_sum`] reads): plain values, so a
+    /// closure over them does not hold on to the window.
+    #[inline(always)]
+    pub(crate) fn ring(&self) -> (&[f64], usize) {
+        if self.full() {
+            (&self.buf, self.next)
+        } else {
+            (&self.buf[..self.count], 0)
+        }
     }
 
     /// Oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &f64> {
-        let (newer, older) = self.buf.split_at(self.next.min(self.buf.len()));
+        let (newer, older) = if self.full() {
+            self.buf.split_at(self.next)
+        } else {
+            (&self.buf[..self.count], &self.buf[..0])
+        };
         older.iter().chain(newer)
     }
 
@@ -106,15 +123,15 @@ impl Window {
     }
 
     pub(crate) fn max(&self) -> f64 {
-        self.buf.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        self.iter().copied().fold(f64::NEG_INFINITY, f64::max)
     }
 
     pub(crate) fn min(&self) -> f64 {
-        self.buf.iter().copied().fold(f64::INFINITY, f64::min)
+        self.iter().copied().fold(f64::INFINITY, f64::min)
     }
 
     pub(crate) fn clear(&mut self) {
-        self.buf.clear();
+        self.count = 0;
         self.next = 0;
     }
 }
@@ -132,6 +149,20 @@ pub(crate) struct RunningSum {
     every: usize,
 }
 
+/// Calls `f` out of line: for rare paths, so that the hot one stays small and keeps its state
+/// in registers (`f` gets plain values, never the address of the state).
+#[cold]
+#[inline(never)]
+pub(crate) fn cold<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
+
+/// Sum of a ring buffer's values, oldest (at `start`) first, mapped by `f`.
+pub(crate) fn ring_sum(buf: &[f64], start: usize, f: impl Fn(f64) -> f64) -> f64 {
+    let (newer, older) = buf.split_at(start);
+    older.iter().chain(newer).map(|v| f(*v)).sum()
+}
+
 /// Fewest updates between two full re-additions: a window of 20 is re-added every 256
 /// updates, which costs under 0.1 addition per update.
 const RESUM_EVERY: usize = 256;
@@ -145,19 +176,28 @@ impl RunningSum {
         }
     }
 
-    /// Adds `x`, which replaced `old` in `window` (already pushed), and returns the sum.
-    #[inline]
-    pub(crate) fn add(&mut self, x: f64, old: Option<f64>, window: impl FnOnce() -> f64) -> f64 {
+    /// Adds `x`, which replaced `old` in the window (already pushed). Returns whether the
+    /// sum is due to be re-added from the window ([`RunningSum::set`], on a cold path).
+    #[inline(always)]
+    pub(crate) fn add(&mut self, x: f64, old: Option<f64>) -> bool {
         // The difference is formed off the dependency chain: one addition per update on it.
         self.sum += match old {
             Some(o) => x - o,
             None => x,
         };
         self.since += 1;
-        if self.since >= self.every {
-            self.sum = window();
-            self.since = 0;
-        }
+        self.since >= self.every
+    }
+
+    /// The sum re-added from the window.
+    #[inline(always)]
+    pub(crate) fn set(&mut self, sum: f64) {
+        self.sum = sum;
+        self.since = 0;
+    }
+
+    #[inline(always)]
+    pub(crate) fn value(&self) -> f64 {
         self.sum
     }
 
@@ -205,7 +245,7 @@ impl ExpAvg {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn update(&mut self, x: f64) -> Option<f64> {
         match self.value {
             Some(prev) => self.value = Some(prev.mul_add(self.beta, x * self.alpha)),

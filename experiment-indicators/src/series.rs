@@ -4,13 +4,13 @@
 //! the close). Definitions follow TA-Lib: exponential averages are seeded with the simple
 //! average of their first `period` inputs; warm-up lengths are TA-Lib's lookbacks.
 
-use crate::core::{is_zero, Bar, ExpAvg, Indicator, RunningSum, Window};
+use crate::core::{cold, is_zero, ring_sum, Bar, ExpAvg, Indicator, RunningSum, Window};
 
 macro_rules! on_close {
     ($t:ty, $out:ty) => {
         impl Indicator for $t {
             type Output = $out;
-            #[inline]
+            #[inline(always)]
             fn update(&mut self, bar: &Bar) -> Option<$out> {
                 self.update_value(bar.close)
             }
@@ -43,7 +43,7 @@ impl Ema {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.avg.update(x)
     }
@@ -72,7 +72,7 @@ impl Rma {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.avg.update(x)
     }
@@ -102,7 +102,7 @@ impl Wma {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         if !self.window.full() {
@@ -144,7 +144,7 @@ impl Dema {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         let e1 = self.e1.update(x)?;
         let e2 = self.e2.update(e1)?;
@@ -179,7 +179,7 @@ impl Tema {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         let e1 = self.e1.update(x)?;
         let e2 = self.e2.update(e1)?;
@@ -216,14 +216,12 @@ impl Rsi {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         let prev = self.prev.replace(x)?;
-        let (up, down) = if x > prev {
-            (x - prev, 0.0)
-        } else {
-            (0.0, prev - x)
-        };
+        // Branch-free: a rise or a fall is a coin toss on real prices, and a mispredicted
+        // branch costs more than both subtractions.
+        let (up, down) = ((x - prev).max(0.0), (prev - x).max(0.0));
         // Both averages are updated before either is read: they warm up together.
         let (gain, loss) = (self.gain.update(up), self.loss.update(down));
         let (gain, loss) = (gain?, loss?);
@@ -260,7 +258,7 @@ impl Roc {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         let old = self.window.full().then(|| self.window.front()).flatten()?;
@@ -296,7 +294,7 @@ impl Momentum {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         let old = self.window.full().then(|| self.window.front()).flatten()?;
@@ -328,7 +326,7 @@ impl StdDev {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.moments.update(x).map(|(_, sd)| sd)
     }
@@ -348,6 +346,24 @@ struct Moments {
     sum_sq: RunningSum,
 }
 
+/// Mean and population σ from the sums of x and x² over n values.
+#[inline(always)]
+pub(crate) fn mean_sd(sum: f64, sum_sq: f64, n: f64) -> (f64, f64) {
+    let mean = sum / n;
+    let var = sum_sq / n - mean * mean;
+    (mean, if var > 0.0 { var.sqrt() } else { 0.0 })
+}
+
+/// The bands around `middle` at `k` σ.
+#[inline(always)]
+pub(crate) fn bands(middle: f64, sd: f64, k: f64) -> BandsValue {
+    BandsValue {
+        upper: middle + k * sd,
+        middle,
+        lower: middle - k * sd,
+    }
+}
+
 impl Moments {
     fn new(period: usize) -> Self {
         Moments {
@@ -358,20 +374,24 @@ impl Moments {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> Option<(f64, f64)> {
         let old = self.window.push(x);
-        let w = &self.window;
-        let sum = self.sum.add(x, old, || w.iter().sum());
-        let sum_sq = self
-            .sum_sq
-            .add(x * x, old.map(|o| o * o), || w.iter().map(|v| v * v).sum());
-        if !w.full() {
-            return None;
+        let due = self.sum.add(x, old);
+        if self.sum_sq.add(x * x, old.map(|o| o * o)) | due {
+            let (ring, start) = self.window.ring();
+            let (sum, sum_sq) = cold(move || {
+                (
+                    ring_sum(ring, start, |v| v),
+                    ring_sum(ring, start, |v| v * v),
+                )
+            });
+            self.sum.set(sum);
+            self.sum_sq.set(sum_sq);
         }
-        let mean = sum / self.n;
-        let var = sum_sq / self.n - mean * mean;
-        Some((mean, if var > 0.0 { var.sqrt() } else { 0.0 }))
+        self.window
+            .full()
+            .then(|| mean_sd(self.sum.value(), self.sum_sq.value(), self.n))
     }
 
     fn clear(&mut self) {
@@ -401,7 +421,7 @@ impl Highest {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         self.window.full().then(|| self.window.max())
@@ -432,7 +452,7 @@ impl Lowest {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         self.window.full().then(|| self.window.min())
@@ -488,7 +508,7 @@ impl Macd {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<MacdValue> {
         self.seen += 1;
         let slow = self.slow_ema.update(x);
@@ -509,7 +529,7 @@ impl Macd {
 
 impl Indicator for Macd {
     type Output = MacdValue;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<MacdValue> {
         self.update_value(bar.close)
     }
@@ -554,20 +574,16 @@ impl Bollinger {
         }
     }
     /// Adds a value.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<BandsValue> {
         let (middle, sd) = self.moments.update(x)?;
-        Some(BandsValue {
-            upper: middle + self.k * sd,
-            middle,
-            lower: middle - self.k * sd,
-        })
+        Some(bands(middle, sd, self.k))
     }
 }
 
 impl Indicator for Bollinger {
     type Output = BandsValue;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<BandsValue> {
         self.update_value(bar.close)
     }

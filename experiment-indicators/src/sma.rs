@@ -1,6 +1,6 @@
 //! Simple moving average.
 
-use crate::core::{RunningSum, Window};
+use crate::core::{cold, ring_sum, RunningSum, Window};
 
 /// Streaming simple moving average over `period` values.
 ///
@@ -10,6 +10,7 @@ use crate::core::{RunningSum, Window};
 #[derive(Debug, Clone)]
 pub struct Sma {
     period: usize,
+    n: f64,
     window: Window,
     sum: RunningSum,
 }
@@ -23,18 +24,21 @@ impl Sma {
         assert!(period > 0, "SMA period must be positive");
         Sma {
             period,
+            n: period as f64,
             window: Window::new(period),
             sum: RunningSum::new(period),
         }
     }
 
     /// Adds a closed value and returns the average, once defined.
-    #[inline]
+    #[inline(always)]
     pub fn update_value(&mut self, value: f64) -> Option<f64> {
         let old = self.window.push(value);
-        let window = &self.window;
-        let sum = self.sum.add(value, old, || window.iter().sum());
-        self.window.full().then(|| sum / self.period as f64)
+        if self.sum.add(value, old) {
+            let (ring, start) = self.window.ring();
+            self.sum.set(cold(move || ring_sum(ring, start, |v| v)));
+        }
+        self.window.full().then(|| self.sum.value() / self.n)
     }
 
     /// The average a forming value would give, without committing it: exactly what
@@ -63,7 +67,7 @@ pub fn sma(values: &[f64], period: usize) -> Vec<Option<f64>> {
 
 impl crate::core::Indicator for Sma {
     type Output = f64;
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, bar: &crate::core::Bar) -> Option<f64> {
         self.update_value(bar.close)
     }
