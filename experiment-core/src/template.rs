@@ -133,7 +133,19 @@ impl Template {
     }
 }
 
-/// The value of one of [`ALERT_PLACEHOLDERS`] for `alert` (`value` is the first indicator value).
+/// A computed number for people: at most 4 decimals, no trailing zeros (65.3846, 950).
+fn short(v: f64) -> String {
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// The value of one of [`ALERT_PLACEHOLDERS`] for `alert` (`value` is the number the rule is
+/// mainly about, at most 4 decimals).
 pub fn alert_value(alert: &Alert, name: &str) -> Option<String> {
     Some(match name {
         "code" => alert.code.to_string(),
@@ -142,7 +154,11 @@ pub fn alert_value(alert: &Alert, name: &str) -> Option<String> {
         "rule_id" => alert.rule_id.to_string(),
         "price" | "close" => alert.price?.to_string(),
         "change_pct" => format!("{:.2}", alert.change_pct?),
-        "value" => format!("{}", alert.values.values().next()?),
+        "value" => short(
+            alert
+                .value
+                .or_else(|| alert.values.values().next().copied())?,
+        ),
         "time" => alert
             .triggered_at
             .with_timezone(&MARKET_TZ)

@@ -160,6 +160,7 @@ mod tests {
             change_pct: None,
             message: "hello".into(),
             values: Default::default(),
+            value: None,
             suppressed: false,
         }
     }

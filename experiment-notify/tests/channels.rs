@@ -36,6 +36,7 @@ fn alert() -> Alert {
         change_pct: Some("-1.26".parse().unwrap()),
         message: "2330 <b>oversold</b> & falling".into(),
         values: BTreeMap::from([("rsi(14)".to_owned(), 28.53)]),
+        value: None,
         suppressed: false,
     }
 }

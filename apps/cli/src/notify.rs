@@ -136,6 +136,7 @@ pub fn sample_alert() -> Alert {
         change_pct: Some("1.66".parse().expect("decimal")),
         message: "This is a test from `experiment notify test`: your destination works.".into(),
         values: [("rsi(14)".to_owned(), 61.8)].into(),
+        value: None,
         suppressed: false,
     }
 }

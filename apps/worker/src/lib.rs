@@ -8,9 +8,20 @@
 //!
 //! Rules are written in the rule language of `experiment-indicators` (e.g.
 //! `crosses_above(sma(close, 5), sma(close, 20)) and rsi(14) < 70`, or the seed's
-//! `new_low(7d)`) and evaluated on daily bars at each bar's close, with the rule's trigger
-//! options (cooldown, expiry, quiet hours, once, message template). A rule that does not parse
-//! is reported by [`Worker::load_rules`] with the column at fault, and not evaluated.
+//! `new_low(7d)`) and evaluated on daily bars with the rule's trigger frequency:
+//!
+//! - `once_per_bar_close` (the default): when the day's bar closes;
+//! - `once_per_bar`: on every quote, against the forming day bar (open, high, low, last and
+//!   volume so far), at most once per day — the close counts as one more update;
+//! - `every_time`: on every quote where it holds (and at the close), each a separate alert;
+//!   a cooldown keeps this from flooding;
+//! - `once`: the first time it holds, intraday or at the close; then the rule is disabled.
+//!
+//! A forming bar is evaluated on a copy of the rule's state (`peek`), so intraday quotes never
+//! move the state that closed bars build. Cooldown, expiry, quiet hours and the message
+//! template apply to all of them. Each alert records the numbers the rule looked at. A rule
+//! that does not parse is reported by [`Worker::load_rules`] with the column at fault, and
+//! not evaluated.
 //!
 //! The standalone `experiment-worker` service binary comes with the Kafka adapter; until then
 //! the all-in-one `experiment` CLI wires this library to the in-memory bus.
@@ -22,7 +33,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use experiment_core::bus::{Delivery, EventBus, Record, Subscription};
 use experiment_core::model::{
-    Alert, AlertId, AlertRule, DailyBar, Event, Notification, Payload, RuleId, SecurityCode,
+    Alert, AlertId, AlertRule, DailyBar, Event, Notification, Payload, Quote, RuleId, SecurityCode,
     TriggerFrequency, MARKET_TZ,
 };
 use experiment_core::seed::{AssetInfoView, SEED_TOPIC};
@@ -122,6 +133,34 @@ fn indicator_bar(b: &DailyBar) -> experiment_indicators::Bar {
         close: to_f64(b.close),
         volume: b.volume as f64,
     }
+}
+
+/// What the rule looked at when it fired.
+struct Looked {
+    values: std::collections::BTreeMap<String, f64>,
+    primary: Option<f64>,
+}
+
+impl Looked {
+    fn of(e: &Evaluator) -> Self {
+        Looked {
+            values: e.values().into_iter().collect(),
+            primary: e.primary().map(|(_, v)| v),
+        }
+    }
+}
+
+/// One firing of a rule for a code.
+struct Fired<'a> {
+    code: &'a SecurityCode,
+    /// Start of the (daily) bar it fired on.
+    bar_at: DateTime<Utc>,
+    /// The instant its alert id derives from: the bar, or the quote for every-time rules.
+    id_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+    price: Decimal,
+    change_pct: Option<Decimal>,
+    looked: Looked,
 }
 
 /// Consumes deliveries into the store and the outbox.
@@ -294,7 +333,7 @@ impl Worker {
                 self.cache
                     .set_latest_quote(&q, Some(self.config.quote_ttl))
                     .await?;
-                Ok(0)
+                self.evaluate_quote(&q, event.time).await
             }
             Payload::Security(s) => {
                 self.store.upsert_securities(&[s]).await?;
@@ -316,24 +355,24 @@ impl Worker {
         Ok(recorded)
     }
 
-    /// Feeds the bar to the rule's per-code state (restoring it from stored history the first
-    /// time, so a restart never starts cold) and builds the alert when it fires.
-    async fn check(
+    /// The rule's state for `code`, restored the first time from up to [`HISTORY_DAYS`] of
+    /// stored bars before `date`, so a restart never starts cold.
+    async fn state_for<'a>(
         &self,
+        states: &'a mut HashMap<(RuleId, SecurityCode), CodeState>,
         c: &CompiledRule,
-        bar: &DailyBar,
-        at: DateTime<Utc>,
-    ) -> Result<Option<Alert>> {
-        let key = (c.rule.id.clone(), bar.code.clone());
-        let mut states = self.state.lock().await;
+        code: &SecurityCode,
+        date: NaiveDate,
+    ) -> Result<&'a mut CodeState> {
+        let key = (c.rule.id.clone(), code.clone());
         if !states.contains_key(&key) {
             let mut st = CodeState {
                 eval: Evaluator::new(&c.parsed),
                 last: None,
             };
-            let from = bar.date - chrono::Duration::days(HISTORY_DAYS);
-            if let Some(to) = bar.date.pred_opt().filter(|to| *to >= from) {
-                for h in self.store.daily_bars(&bar.code, from, to).await? {
+            let from = date - chrono::Duration::days(HISTORY_DAYS);
+            if let Some(to) = date.pred_opt().filter(|to| *to >= from) {
+                for h in self.store.daily_bars(code, from, to).await? {
                     st.eval
                         .update(&indicator_bar(&h), bar_time(h.date).timestamp());
                     st.last = Some((h.date, h.close));
@@ -341,7 +380,18 @@ impl Worker {
             }
             states.insert(key.clone(), st);
         }
-        let st = states.get_mut(&key).expect("inserted above");
+        Ok(states.get_mut(&key).expect("inserted above"))
+    }
+
+    /// Feeds the closed bar to the rule's per-code state and builds the alert when it fires.
+    async fn check(
+        &self,
+        c: &CompiledRule,
+        bar: &DailyBar,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Alert>> {
+        let mut states = self.state.lock().await;
+        let st = self.state_for(&mut states, c, &bar.code, bar.date).await?;
         if st.last.is_some_and(|(d, _)| d >= bar.date) {
             return Ok(None); // a redelivered or late bar: already evaluated
         }
@@ -350,31 +400,106 @@ impl Worker {
             .update(&indicator_bar(bar), bar_time(bar.date).timestamp());
         let previous = st.last.map(|(_, close)| close);
         st.last = Some((bar.date, bar.close));
+        let looked = Looked::of(&st.eval);
         drop(states);
         if fired != Some(true) {
             return Ok(None);
         }
         let bar_at = bar_time(bar.date);
-        if c.rule.expires_at.is_some_and(|e| e <= bar_at) {
-            return Ok(None);
-        }
-        let name = self.store.security(&bar.code).await?.map(|s| s.name);
         let change_pct = previous
             .filter(|p| !p.is_zero())
             .map(|p| ((bar.close - p) * Decimal::ONE_HUNDRED / p).round_dp(2));
+        let fired = Fired {
+            code: &bar.code,
+            bar_at,
+            id_at: bar_at,
+            at,
+            price: bar.close,
+            change_pct,
+            looked,
+        };
+        self.alert(c, fired).await
+    }
+
+    /// Evaluates the intraday rules of the quote's code on the forming day bar.
+    async fn evaluate_quote(&self, q: &Quote, at: DateTime<Utc>) -> Result<usize> {
+        let (Some(open), Some(high), Some(low), Some(last), Some(volume)) =
+            (q.open, q.high, q.low, q.last, q.volume)
+        else {
+            return Ok(0); // no trade yet today: nothing forms a bar
+        };
+        let rules = self.rules.lock().await.clone();
+        let date = q.exchange_time.with_timezone(&MARKET_TZ).date_naive();
+        let bar = experiment_indicators::Bar {
+            open: to_f64(open),
+            high: to_f64(high),
+            low: to_f64(low),
+            close: to_f64(last),
+            volume: volume as f64,
+        };
+        let mut recorded = 0;
+        for c in rules.iter().filter(|c| {
+            c.rule.watches(&q.code) && c.rule.frequency != TriggerFrequency::OncePerBarClose
+        }) {
+            let mut states = self.state.lock().await;
+            let st = self.state_for(&mut states, c, &q.code, date).await?;
+            if st.last.is_some_and(|(d, _)| d >= date) {
+                continue; // this day's bar has closed: quotes after it change nothing
+            }
+            // A copy: the forming bar must not move the state closed bars build.
+            let mut forming = st.eval.clone();
+            let holds = forming.update(&bar, bar_time(date).timestamp());
+            drop(states);
+            if holds != Some(true) {
+                continue;
+            }
+            let bar_at = bar_time(date);
+            let change_pct = q
+                .reference
+                .filter(|r| !r.is_zero())
+                .map(|r| ((last - r) * Decimal::ONE_HUNDRED / r).round_dp(2));
+            let fired = Fired {
+                code: &q.code,
+                bar_at,
+                // Every firing of an every-time rule is its own alert; the others are one
+                // per bar, so a second quote (or the close) of the same day is the same alert.
+                id_at: if c.rule.frequency == TriggerFrequency::EveryTime {
+                    q.exchange_time
+                } else {
+                    bar_at
+                },
+                at,
+                price: last,
+                change_pct,
+                looked: Looked::of(&forming),
+            };
+            if let Some(alert) = self.alert(c, fired).await? {
+                recorded += usize::from(self.record(c, alert).await?);
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// The alert for a firing, unless the rule has expired.
+    async fn alert(&self, c: &CompiledRule, f: Fired<'_>) -> Result<Option<Alert>> {
+        if c.rule.expires_at.is_some_and(|e| e <= f.at.max(f.bar_at)) {
+            return Ok(None);
+        }
+        let name = self.store.security(f.code).await?.map(|s| s.name);
         let mut alert = Alert {
-            id: AlertId::derive(&c.rule.id, &bar.code, bar_at),
+            id: AlertId::derive(&c.rule.id, f.code, f.id_at),
             rule_id: c.rule.id.clone(),
             rule_name: c.rule.name.clone(),
-            code: bar.code.clone(),
+            code: f.code.clone(),
             name,
-            bar_time: bar_at,
-            triggered_at: at,
-            price: Some(bar.close),
-            change_pct,
+            bar_time: f.bar_at,
+            triggered_at: f.at,
+            price: Some(f.price),
+            change_pct: f.change_pct,
             message: String::new(),
-            values: [("low".to_owned(), to_f64(bar.low))].into(),
-            suppressed: c.rule.quiet_hours.is_some_and(|q| q.contains(at)),
+            value: f.looked.primary,
+            values: f.looked.values,
+            suppressed: c.rule.quiet_hours.is_some_and(|q| q.contains(f.at)),
         };
         alert.message = c.template.render(|p| alert_value(&alert, p));
         Ok(Some(alert))

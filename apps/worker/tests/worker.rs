@@ -11,6 +11,7 @@ use experiment_core::memory::{
 };
 use experiment_core::model::{
     AlertRule, DailyBar, Event, Payload, QuietHours, RuleId, SecurityCode, TriggerFrequency,
+    MARKET_TZ,
 };
 use experiment_core::store::{AlertQuery, Store};
 use experiment_core::testing::store::bar;
@@ -363,4 +364,197 @@ async fn any_rule_of_the_language_is_evaluated_at_the_close() {
     let out = drain(&worker, &mut sub, series.len()).await;
     let fired = fired(&out);
     assert_eq!(fired, vec![2, 4], "{out:?}");
+}
+
+/// A quote of 2330 on May `d` at `hh:mm` Taipei, with the session so far.
+fn quote(d: u32, hh: u32, mm: u32, last: i64, low: i64) -> experiment_core::model::Quote {
+    let t = MARKET_TZ
+        .from_local_datetime(&day(d).and_hms_opt(hh, mm, 0).unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    let dec = |v: i64| rust_decimal::Decimal::new(v, 2);
+    experiment_core::model::Quote {
+        code: SecurityCode::new("2330").unwrap(),
+        exchange: experiment_core::model::Exchange::Twse,
+        name: "台積電".into(),
+        last: Some(dec(last)),
+        last_volume: Some(1_000),
+        open: Some(dec(10_400)),
+        high: Some(dec(10_450)),
+        low: Some(dec(low)),
+        reference: Some(dec(10_400)),
+        limit_up: None,
+        limit_down: None,
+        volume: Some(50_000),
+        bids: Vec::new(),
+        asks: Vec::new(),
+        exchange_time: t,
+        received_at: t,
+    }
+}
+
+async fn one(
+    worker: &Worker,
+    bus: &MemoryBus,
+    sub: &mut Box<dyn Subscription>,
+    e: Event,
+) -> Outcome {
+    bus.publish_event("", &e).await.unwrap();
+    drain(worker, sub, 1).await.remove(0)
+}
+
+async fn alerts_of(store: &MemoryStore, rule: &str) -> Vec<experiment_core::model::Alert> {
+    store
+        .alerts(&AlertQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.rule_id.as_str() == rule)
+        .collect()
+}
+
+#[tokio::test]
+async fn trigger_frequencies_decide_when_quotes_and_closes_fire() {
+    let store = Arc::new(MemoryStore::new());
+    let condition = "close < sma(close, 3)";
+    for (id, frequency) in [
+        ("bar", TriggerFrequency::OncePerBar),
+        ("every", TriggerFrequency::EveryTime),
+        ("close", TriggerFrequency::OncePerBarClose),
+        ("once", TriggerFrequency::Once),
+    ] {
+        let mut r = rule(condition);
+        r.id = RuleId::new(id).unwrap();
+        r.frequency = frequency;
+        r.message = Some("{{code}} {{value}} < avg".into());
+        store.upsert_rule(&r).await.unwrap();
+    }
+    let worker = Worker::new(
+        store.clone(),
+        Arc::new(MemoryCache::new()),
+        WorkerConfig::default(),
+    );
+    assert!(worker.load_rules().await.unwrap().is_empty());
+    let bus = MemoryBus::new();
+    let mut sub = bus
+        .subscribe("workers", &[TOPIC, "experiment.quotes.v1"])
+        .await
+        .unwrap();
+
+    // Rising closes May 1-5: the condition never holds at a close.
+    for b in bars(&[10000, 10100, 10200, 10300, 10400]) {
+        let at = Utc.from_utc_datetime(&b.date.and_hms_opt(6, 0, 0).unwrap());
+        let out = one(
+            &worker,
+            &bus,
+            &mut sub,
+            Event::new("t", at, Payload::DailyBar(b)),
+        )
+        .await;
+        assert_eq!(out, Outcome::Processed { alerts: 0 });
+    }
+
+    // May 6, 09:05: last 99 against the forming 3-bar SMA (103, 104, 99) = 102 → holds.
+    let q1 = quote(6, 9, 5, 9900, 9900);
+    let t1 = q1.exchange_time;
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", t1, Payload::Quote(q1.clone())),
+    )
+    .await;
+    assert_eq!(
+        out,
+        Outcome::Processed { alerts: 3 },
+        "bar, every and once fire; close waits"
+    );
+    let fired = alerts_of(&store, "bar").await;
+    assert_eq!(fired[0].value, Some(99.0));
+    assert_eq!(fired[0].values.get("sma(close, 3)"), Some(&102.0));
+    assert_eq!(fired[0].message, "2330 99 < avg");
+    assert!(
+        !store
+            .rule(&RuleId::new("once").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled,
+        "a once rule is disabled after its first firing"
+    );
+
+    // The same quote again (a redelivery): nothing new. A later quote still holding: only
+    // the every-time rule fires again. A quote where it does not hold: nothing.
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", t1, Payload::Quote(q1)),
+    )
+    .await;
+    assert_eq!(out, Outcome::Processed { alerts: 0 });
+    let q2 = quote(6, 9, 10, 9800, 9800);
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", q2.exchange_time, Payload::Quote(q2)),
+    )
+    .await;
+    assert_eq!(out, Outcome::Processed { alerts: 1 });
+    let q3 = quote(6, 9, 15, 10500, 9800);
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", q3.exchange_time, Payload::Quote(q3)),
+    )
+    .await;
+    assert_eq!(
+        out,
+        Outcome::Processed { alerts: 0 },
+        "105 is above its SMA"
+    );
+    let mut no_trade = quote(6, 9, 20, 9700, 9700);
+    no_trade.last = None;
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", no_trade.exchange_time, Payload::Quote(no_trade)),
+    )
+    .await;
+    assert_eq!(out, Outcome::Processed { alerts: 0 });
+
+    // The close, 98.5: the bar-close rule fires now; once-per-bar already has this bar's
+    // alert; every-time fires once more. Intraday quotes did not move the state: the
+    // close's SMA is of (103, 104, 98.5).
+    let close = bar("2330", day(6), 9850);
+    let at = Utc.from_utc_datetime(&day(6).and_hms_opt(6, 0, 0).unwrap());
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", at, Payload::DailyBar(close)),
+    )
+    .await;
+    assert_eq!(out, Outcome::Processed { alerts: 2 }, "close and every");
+    let at_close = alerts_of(&store, "close").await;
+    assert_eq!(at_close.len(), 1);
+    let sma = (103.0 + 104.0 + 98.5) / 3.0;
+    assert!((at_close[0].values["sma(close, 3)"] - sma).abs() < 1e-9);
+    assert_eq!(alerts_of(&store, "bar").await.len(), 1);
+    assert_eq!(alerts_of(&store, "every").await.len(), 3);
+    assert_eq!(alerts_of(&store, "once").await.len(), 1);
+
+    // Quotes after the close of their day change nothing.
+    let late = quote(6, 13, 40, 9000, 9000);
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", late.exchange_time, Payload::Quote(late)),
+    )
+    .await;
+    assert_eq!(out, Outcome::Processed { alerts: 0 });
 }

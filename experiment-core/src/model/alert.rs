@@ -258,6 +258,10 @@ pub struct Alert {
     pub change_pct: Option<Decimal>,
     /// Rendered message.
     pub message: String,
+    /// The number the rule is mainly about (the left side of its first comparison, e.g. the
+    /// RSI in `rsi(14) < 30`), shown by `{{value}}`.
+    #[serde(default)]
+    pub value: Option<f64>,
     /// The indicator values the rule looked at (computed in f64), by expression text.
     #[serde(default)]
     pub values: BTreeMap<String, f64>,

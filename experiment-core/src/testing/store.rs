@@ -84,6 +84,7 @@ pub fn alert(rule: &str, c: &str, t: DateTime<Utc>) -> Alert {
         change_pct: Some(Decimal::new(-512, 2)),
         message: "suite".into(),
         values: BTreeMap::from([("rsi(14)".to_owned(), 28.5)]),
+        value: None,
         suppressed: false,
     }
 }
