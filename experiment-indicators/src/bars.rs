@@ -4,7 +4,7 @@ use crate::core::{is_zero, Bar, ExpAvg, Indicator, Window};
 use crate::sma::Sma;
 
 #[inline(always)]
-fn true_range(bar: &Bar, prev_close: f64) -> f64 {
+pub(crate) fn true_range(bar: &Bar, prev_close: f64) -> f64 {
     // Plain comparisons (one instruction each) rather than the NaN-aware `f64::max`: this is
     // on the hot path of ATR, DMI and Keltner, and a NaN price has no true range anyway.
     let max = |a: f64, b: f64| if a > b { a } else { b };

@@ -22,9 +22,10 @@
 //! assert_eq!(column::defined(&sma)[2], Some(11.0));
 //! ```
 
-use crate::core::{cold, ring_sum, Bar, RunningSum};
+use crate::bars::true_range;
+use crate::core::{cold, ring_sum, Bar, ExpAvg, RunningSum};
 use crate::series::{bands, mean_sd};
-use crate::{Atr, Dema, Ema, Highest, Indicator, Lowest, Macd, Momentum, Rma, Roc, Rsi, Tema, Wma};
+use crate::{Dema, Ema, Highest, Indicator, Lowest, Macd, Momentum, Rma, Roc, Rsi, Tema, Wma};
 
 /// Reads a column as options: NaN (warm-up or undefined) becomes `None`.
 pub fn defined(column: &[f64]) -> Vec<Option<f64>> {
@@ -146,33 +147,6 @@ fn one<I: UpdateValue>(xs: &[f64], ind: I, out: &mut Vec<f64>) {
     run_into(xs.len(), OnSeries { xs, ind }, std::array::from_mut(out));
 }
 
-/// SMA straight from the input: the value leaving the window is read from the input rather
-/// than from a ring buffer; the arithmetic is [`Sma::update_value`]'s, step for step.
-struct SmaRows<'a> {
-    xs: &'a [f64],
-    p: usize,
-    n: f64,
-    sum: RunningSum,
-}
-
-impl Kernel<1> for SmaRows<'_> {
-    #[inline(always)]
-    fn row(&mut self, i: usize) -> [f64; 1] {
-        let xs = self.xs;
-        let from = (i + 1).saturating_sub(self.p);
-        let old = (i >= self.p).then(|| xs[i - self.p]);
-        if self.sum.add(xs[i], old) {
-            self.sum
-                .set(cold(move || ring_sum(&xs[from..=i], 0, |v| v)));
-        }
-        [if i + 1 >= self.p {
-            self.sum.value() / self.n
-        } else {
-            f64::NAN
-        }]
-    }
-}
-
 /// Mean and σ of the window straight from the input, as `Moments::update` computes them.
 struct MomentRows<'a> {
     xs: &'a [f64],
@@ -287,13 +261,27 @@ pub fn sma(values: &[f64], period: usize) -> Vec<f64> {
 /// If `period` is 0.
 pub fn sma_into(values: &[f64], period: usize, out: &mut Vec<f64>) {
     assert!(period > 0, "SMA period must be positive");
-    let rows = SmaRows {
-        xs: values,
-        p: period,
-        n: period as f64,
-        sum: RunningSum::new(period),
-    };
-    run_into(values.len(), rows, std::array::from_mut(out));
+    // Two phases, so the steady loop has no warm-up test: filling the first window, then
+    // sliding it. The arithmetic is `Sma::update_value`'s, step for step.
+    let (xs, n) = (values, period as f64);
+    let mut sum = RunningSum::new(period);
+    out.clear();
+    out.reserve(xs.len());
+    let warm = (period - 1).min(xs.len());
+    for (i, &x) in xs[..warm].iter().enumerate() {
+        if sum.add(x, None) {
+            sum.set(cold(move || ring_sum(&xs[..=i], 0, |v| v)));
+        }
+        out.push(f64::NAN);
+    }
+    for i in warm..xs.len() {
+        let old = (i >= period).then(|| xs[i - period]);
+        if sum.add(xs[i], old) {
+            let from = i + 1 - period;
+            sum.set(cold(move || ring_sum(&xs[from..=i], 0, |v| v)));
+        }
+        out.push(sum.value() / n);
+    }
 }
 
 /// Population standard deviation.
@@ -385,24 +373,29 @@ pub fn bbands_into(values: &[f64], period: usize, k: f64, out: &mut [Vec<f64>; 3
     );
 }
 
+/// ATR straight from the columns: the previous close is read from the input; the true range
+/// and the average are `Atr::update`'s.
 struct AtrRows<'a> {
     high: &'a [f64],
     low: &'a [f64],
     close: &'a [f64],
-    atr: Atr,
+    avg: ExpAvg,
 }
 
 impl Kernel<1> for AtrRows<'_> {
     #[inline(always)]
     fn row(&mut self, i: usize) -> [f64; 1] {
+        if i == 0 {
+            return [f64::NAN];
+        }
         let bar = Bar {
-            open: self.close[i],
+            open: 0.0,
             high: self.high[i],
             low: self.low[i],
             close: self.close[i],
             volume: 0.0,
         };
-        [nan(self.atr.update(&bar))]
+        [nan(self.avg.update(true_range(&bar, self.close[i - 1])))]
     }
 }
 
@@ -431,7 +424,7 @@ pub fn atr_into(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &m
             high,
             low,
             close,
-            atr: Atr::new(period),
+            avg: ExpAvg::rma(period),
         },
         std::array::from_mut(out),
     );
