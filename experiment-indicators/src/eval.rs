@@ -232,6 +232,19 @@ fn series_value(s: Series, b: &Bar) -> f64 {
     }
 }
 
+/// How a series indicator is fed a derived series (`sma(hl2, 5)`, `rsi(sma(close, 3), 14)`):
+/// a bar whose prices are all that value, with the real bar's volume.
+#[inline(always)]
+fn derived_bar(x: f64, bar: &Bar) -> Bar {
+    Bar {
+        open: x,
+        high: x,
+        low: x,
+        close: x,
+        volume: bar.volume,
+    }
+}
+
 struct Builder {
     nodes: Vec<Node>,
     index: HashMap<String, usize>,
@@ -469,14 +482,7 @@ impl Evaluator {
                 outs,
             } => {
                 let fed = match (input_node, input) {
-                    // A derived series feeds the indicator as a bar whose prices are all that value.
-                    (Some(_), Some(Some(x))) => Bar {
-                        open: x,
-                        high: x,
-                        low: x,
-                        close: x,
-                        volume: bar.volume,
-                    },
+                    (Some(_), Some(Some(x))) => derived_bar(x, bar),
                     (Some(_), _) => {
                         outs.fill(None);
                         return Val::Num(None);
@@ -708,17 +714,7 @@ fn fast_column(expr: &Expr, bars: &[(i64, Bar)]) -> Option<Vec<Option<f64>>> {
     let [col] = crate::column::run(bars.len(), state, |(ind, outs), i| {
         let bar = bars[i].1;
         let fed = match series {
-            // As the evaluator feeds a derived series: a bar whose prices are all that value.
-            Some(s) => {
-                let x = series_value(s, &bar);
-                Bar {
-                    open: x,
-                    high: x,
-                    low: x,
-                    close: x,
-                    volume: bar.volume,
-                }
-            }
+            Some(s) => derived_bar(series_value(s, &bar), &bar),
             None => bar,
         };
         ind.update(&fed, outs);

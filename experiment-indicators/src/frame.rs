@@ -219,12 +219,15 @@ pub fn with_indicators(
     let mut conditions: Vec<(String, Rule)> = Vec::new();
     let mut need = [false; 5];
     for text in exprs {
-        let expanded = match Rule::parse(text) {
-            Ok(rule) => vec![(text.trim().to_owned(), rule.expr)],
-            Err(_) => expand(text).map_err(|error| FrameError::Expression {
-                expr: (*text).to_owned(),
-                error,
-            })?,
+        let (condition, expanded) = match Rule::parse(text) {
+            Ok(rule) => (true, vec![(text.trim().to_owned(), rule.expr)]),
+            Err(_) => (
+                false,
+                expand(text).map_err(|error| FrameError::Expression {
+                    expr: (*text).to_owned(),
+                    error,
+                })?,
+            ),
         };
         for (_, e) in &expanded {
             let mut mine = [false; 5];
@@ -244,12 +247,14 @@ pub fn with_indicators(
                 need[i] |= mine[i];
             }
         }
-        for (name, expr) in expanded {
-            if Rule::parse(text).is_ok() {
-                conditions.push((name, Rule { expr }));
-            } else {
-                cols.push((name, expr));
-            }
+        if condition {
+            conditions.extend(
+                expanded
+                    .into_iter()
+                    .map(|(name, expr)| (name, Rule { expr })),
+            );
+        } else {
+            cols.extend(expanded);
         }
     }
     let n = df.height();

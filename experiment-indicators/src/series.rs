@@ -24,63 +24,48 @@ macro_rules! on_close {
     };
 }
 
-/// Exponential moving average, k = 2/(n+1), seeded with the SMA of the first n values.
-#[derive(Debug, Clone)]
-pub struct Ema {
-    period: usize,
-    avg: ExpAvg,
-}
-
-impl Ema {
-    /// An EMA over `period` values.
-    ///
-    /// # Panics
-    /// If `period` is 0.
-    pub fn new(period: usize) -> Self {
-        Ema {
-            period,
-            avg: ExpAvg::ema(period),
+/// An exponential average indicator over `ExpAvg` (they differ only in the smoothing factor).
+macro_rules! exp_average {
+    ($(#[$doc:meta])* $t:ident, $kind:ident, $short:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $t {
+            period: usize,
+            avg: ExpAvg,
         }
-    }
-    /// Adds a value.
-    #[inline(always)]
-    pub fn update_value(&mut self, x: f64) -> Option<f64> {
-        self.avg.update(x)
-    }
-    fn lookback(&self) -> usize {
-        self.period - 1
-    }
-}
-on_close!(Ema, f64);
 
-/// Wilder's moving average (RMA, SMMA): alpha = 1/n, seeded with the SMA of the first n values.
-#[derive(Debug, Clone)]
-pub struct Rma {
-    period: usize,
-    avg: ExpAvg,
-}
-
-impl Rma {
-    /// An RMA over `period` values.
-    ///
-    /// # Panics
-    /// If `period` is 0.
-    pub fn new(period: usize) -> Self {
-        Rma {
-            period,
-            avg: ExpAvg::rma(period),
+        impl $t {
+            #[doc = concat!("An ", $short, " over `period` values.")]
+            ///
+            /// # Panics
+            /// If `period` is 0.
+            pub fn new(period: usize) -> Self {
+                $t {
+                    period,
+                    avg: ExpAvg::$kind(period),
+                }
+            }
+            /// Adds a value.
+            #[inline(always)]
+            pub fn update_value(&mut self, x: f64) -> Option<f64> {
+                self.avg.update(x)
+            }
+            fn lookback(&self) -> usize {
+                self.period - 1
+            }
         }
-    }
-    /// Adds a value.
-    #[inline(always)]
-    pub fn update_value(&mut self, x: f64) -> Option<f64> {
-        self.avg.update(x)
-    }
-    fn lookback(&self) -> usize {
-        self.period - 1
-    }
+        on_close!($t, f64);
+    };
 }
-on_close!(Rma, f64);
+
+exp_average!(
+    /// Exponential moving average, k = 2/(n+1), seeded with the SMA of the first n values.
+    Ema, ema, "EMA"
+);
+exp_average!(
+    /// Wilder's moving average (RMA, SMMA): alpha = 1/n, seeded with the SMA of the first n values.
+    Rma, rma, "RMA"
+);
 
 /// Linearly weighted moving average (weights 1..n, newest heaviest).
 #[derive(Debug, Clone)]
@@ -238,7 +223,7 @@ impl Rsi {
 }
 on_close!(Rsi, f64);
 
-/// Rate of change in percent over `period` values: (x / x[n] − 1) · 100 (0 when x[n] is 0).
+/// Rate of change in percent over `period` values: `(x / x[n] − 1) · 100` (0 when `x[n]` is 0).
 #[derive(Debug, Clone)]
 pub struct Roc {
     period: usize,
@@ -274,7 +259,7 @@ impl Roc {
 }
 on_close!(Roc, f64);
 
-/// Momentum: x − x[n].
+/// Momentum: `x − x[n]`.
 #[derive(Debug, Clone)]
 pub struct Momentum {
     period: usize,

@@ -400,11 +400,12 @@ impl Worker {
             .update(&indicator_bar(bar), bar_time(bar.date).timestamp());
         let previous = st.last.map(|(_, close)| close);
         st.last = Some((bar.date, bar.close));
-        let looked = Looked::of(&st.eval);
-        drop(states);
         if fired != Some(true) {
             return Ok(None);
         }
+        // Only for a firing: listing the values allocates, and most bars fire nothing.
+        let looked = Looked::of(&st.eval);
+        drop(states);
         let bar_at = bar_time(bar.date);
         let change_pct = previous
             .filter(|p| !p.is_zero())
