@@ -156,6 +156,15 @@ pub trait EventBus: Send + Sync + fmt::Debug + 'static {
 
     /// Joins consumer group `group` reading `topics`.
     async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscription>>;
+
+    /// Checks that the backend answers now (for readiness probes). The default, for
+    /// in-process buses, always succeeds.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend does not answer.
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A member of a consumer group.

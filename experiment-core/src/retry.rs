@@ -23,10 +23,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::cache::Cache;
 use crate::model::{
-    Alert, AlertRule, DailyBar, DeliveryOutcome, Notification, NotificationKey, Quote, RuleId,
-    Security, SecurityCode,
+    Alert, AlertId, AlertRule, DailyBar, DeliveryOutcome, Notification, NotificationKey, Quote,
+    RuleId, Security, SecurityCode,
 };
-use crate::store::{AlertQuery, Page, StateSnapshot, Store, UpsertCount};
+use crate::store::{AlertQuery, Page, SecurityQuery, StateSnapshot, Store, UpsertCount};
 use crate::Result;
 
 /// How often and how patiently to retry.
@@ -125,6 +125,54 @@ impl<S: Store> Store for Retry<S> {
     }
     async fn securities(&self, page: &Page) -> Result<Vec<Security>> {
         self.run("securities", || self.inner.securities(page)).await
+    }
+    async fn search_securities(&self, query: &SecurityQuery) -> Result<Vec<Security>> {
+        self.run("search_securities", || self.inner.search_securities(query))
+            .await
+    }
+    async fn daily_bars_on(&self, date: NaiveDate) -> Result<Vec<DailyBar>> {
+        self.run("daily_bars_on", || self.inner.daily_bars_on(date))
+            .await
+    }
+    async fn last_bar_date(&self, on_or_before: NaiveDate) -> Result<Option<NaiveDate>> {
+        self.run("last_bar_date", || self.inner.last_bar_date(on_or_before))
+            .await
+    }
+    async fn alert(&self, id: &AlertId) -> Result<Option<Alert>> {
+        self.run("alert", || self.inner.alert(id)).await
+    }
+    async fn alert_notifications(&self, id: &AlertId) -> Result<Vec<Notification>> {
+        self.run("alert_notifications", || self.inner.alert_notifications(id))
+            .await
+    }
+    async fn put_document(
+        &self,
+        collection: &str,
+        id: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        self.run("put_document", || {
+            self.inner.put_document(collection, id, value)
+        })
+        .await
+    }
+    async fn document(&self, collection: &str, id: &str) -> Result<Option<serde_json::Value>> {
+        self.run("document", || self.inner.document(collection, id))
+            .await
+    }
+    async fn documents(
+        &self,
+        collection: &str,
+        page: &Page,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
+        self.run("documents", || self.inner.documents(collection, page))
+            .await
+    }
+    async fn delete_document(&self, collection: &str, id: &str) -> Result<bool> {
+        self.run("delete_document", || {
+            self.inner.delete_document(collection, id)
+        })
+        .await
     }
     async fn upsert_daily_bars(&self, bars: &[DailyBar]) -> Result<UpsertCount> {
         self.run("upsert_daily_bars", || self.inner.upsert_daily_bars(bars))

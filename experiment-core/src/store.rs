@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Alert, AlertRule, DailyBar, DeliveryOutcome, Notification, NotificationKey, Quote, RuleId,
-    Security, SecurityCode,
+    Alert, AlertId, AlertRule, DailyBar, DeliveryOutcome, Exchange, Notification, NotificationKey,
+    Quote, RuleId, Security, SecurityCode,
 };
 use crate::{Error, Result};
 
@@ -63,7 +63,73 @@ impl Default for Page {
     }
 }
 
-/// Which alerts to list. Results are newest first (by `triggered_at`, then id).
+/// Which securities to list: a search, ordered by code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityQuery {
+    /// Matches a code that starts with it or a name (short or full) that contains it; ASCII
+    /// letters compare without case (`tsmc`, `23`, `台積`).
+    pub text: Option<String>,
+    /// Only this exchange.
+    pub exchange: Option<Exchange>,
+    /// Only this industry (exact name, e.g. `半導體業`).
+    pub industry: Option<String>,
+    /// Only codes strictly after this one (the last code of the previous page).
+    pub after: Option<String>,
+    /// At most this many (1 to 10,000).
+    pub limit: usize,
+}
+
+impl Default for SecurityQuery {
+    fn default() -> Self {
+        SecurityQuery {
+            text: None,
+            exchange: None,
+            industry: None,
+            after: None,
+            limit: 100,
+        }
+    }
+}
+
+impl SecurityQuery {
+    /// Whether `s` matches the filters (not the paging). Every adapter applies this rule.
+    pub fn matches(&self, s: &Security) -> bool {
+        if self.exchange.is_some_and(|e| e != s.exchange) {
+            return false;
+        }
+        if let Some(industry) = &self.industry {
+            if s.industry.as_deref() != Some(industry.as_str()) {
+                return false;
+            }
+        }
+        let Some(text) = self
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        else {
+            return true;
+        };
+        let text = text.to_lowercase();
+        s.code.as_str().to_lowercase().starts_with(&text)
+            || s.name.to_lowercase().contains(&text)
+            || s.full_name
+                .as_deref()
+                .is_some_and(|f| f.to_lowercase().contains(&text))
+    }
+}
+
+/// A position in the newest-first list of alerts: the last alert of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCursor {
+    /// That alert's `triggered_at`.
+    pub triggered_at: DateTime<Utc>,
+    /// That alert's id (ties at one instant are ordered by id, descending).
+    pub id: AlertId,
+}
+
+/// Which alerts to list. Results are newest first (by `triggered_at`, then id, both
+/// descending).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertQuery {
     /// Only this security.
@@ -72,6 +138,9 @@ pub struct AlertQuery {
     pub rule: Option<RuleId>,
     /// Only alerts triggered strictly before this instant (for paging back in time).
     pub before: Option<DateTime<Utc>>,
+    /// Only alerts after this one in the newest-first order (the next page; alerts that share
+    /// an instant are neither skipped nor repeated).
+    pub after: Option<AlertCursor>,
     /// At most this many.
     pub limit: usize,
 }
@@ -82,9 +151,50 @@ impl Default for AlertQuery {
             code: None,
             rule: None,
             before: None,
+            after: None,
             limit: 100,
         }
     }
+}
+
+impl AlertQuery {
+    /// Whether `a` matches the filters and lies past the cursor. Every adapter applies this
+    /// rule.
+    pub fn matches(&self, a: &Alert) -> bool {
+        self.code.as_ref().is_none_or(|c| *c == a.code)
+            && self.rule.as_ref().is_none_or(|r| *r == a.rule_id)
+            && self.before.is_none_or(|b| a.triggered_at < b)
+            && self
+                .after
+                // Microseconds, as the embedded index orders them.
+                .is_none_or(|c| {
+                    (a.triggered_at.timestamp_micros(), a.id)
+                        < (c.triggered_at.timestamp_micros(), c.id)
+                })
+    }
+}
+
+/// Checks a document collection name and id (settings, market summaries).
+pub(crate) fn check_document_key(collection: &str, id: &str) -> Result<()> {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 200
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+    };
+    if !ok(collection) {
+        return Err(Error::invalid(
+            "collection",
+            format!("'{collection}': expected 1 to 200 characters from A-Z a-z 0-9 _ - . :"),
+        ));
+    }
+    if id.is_empty() || id.len() > 512 || id.contains('\0') {
+        return Err(Error::invalid(
+            "id",
+            "must be 1 to 512 bytes without NUL".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// A worker's saved per-key state (e.g. one code's indicator state) and the log positions it
@@ -108,6 +218,15 @@ pub struct StateSnapshot {
 /// - **Ordering**: `daily_bars` ascending by date within the inclusive range; `securities` by
 ///   code; `alerts` newest first.
 /// - **Quotes** keep the newest by `exchange_time`: an older snapshot never replaces a newer one.
+/// - **Cross-sections**: `daily_bars_on` gives every code's bar of one date, by code;
+///   `last_bar_date` the newest date on or before a day that has any bar.
+/// - **Search**: `search_securities` applies [`SecurityQuery::matches`] and pages by code.
+/// - **Alerts by id**: `alert` finds one; `alert_notifications` lists the notifications
+///   recorded with it (by destination), whatever happened to them since.
+/// - **Documents**: small JSON documents (settings such as destinations and the watchlist,
+///   market summaries) by `(collection, id)`: `put_document` replaces, `documents` lists a
+///   collection by id with the same paging as `securities`, `delete_document` says whether
+///   one existed.
 /// - **Outbox**: `record_alert` stores an alert and its notifications atomically and only once
 ///   per alert id (returns `false`, writing nothing, when the alert exists).
 ///   `claim_notifications` hands out pending notifications due at `now` and hides them for
@@ -128,6 +247,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Profiles ordered by code.
     async fn securities(&self, page: &Page) -> Result<Vec<Security>>;
 
+    /// Securities matching `query`, by code.
+    async fn search_securities(&self, query: &SecurityQuery) -> Result<Vec<Security>>;
+
     /// Inserts or replaces daily bars (validated first; one invalid bar rejects the call).
     async fn upsert_daily_bars(&self, bars: &[DailyBar]) -> Result<UpsertCount>;
     /// One security's bars with `from <= date <= to`, ascending.
@@ -137,6 +259,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DailyBar>>;
+
+    /// Every code's bar of `date`, ordered by code.
+    async fn daily_bars_on(&self, date: NaiveDate) -> Result<Vec<DailyBar>>;
+    /// The newest date on or before `on_or_before` with at least one bar of any code.
+    async fn last_bar_date(&self, on_or_before: NaiveDate) -> Result<Option<NaiveDate>>;
 
     /// Keeps `quote` as the code's latest if it is newer than the stored one. Returns whether
     /// it was kept.
@@ -162,6 +289,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn record_alert(&self, alert: &Alert, notifications: &[Notification]) -> Result<bool>;
     /// Alerts matching `query`, newest first.
     async fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>>;
+    /// One alert.
+    async fn alert(&self, id: &AlertId) -> Result<Option<Alert>>;
+    /// The notifications recorded with an alert, in their current state, by destination.
+    async fn alert_notifications(&self, id: &AlertId) -> Result<Vec<Notification>>;
 
     /// Claims up to `limit` pending notifications due at `now`, hiding them for `lease`.
     async fn claim_notifications(
@@ -178,4 +309,22 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         key: &NotificationKey,
         outcome: &DeliveryOutcome,
     ) -> Result<Notification>;
+
+    /// Stores a JSON document under `(collection, id)`, replacing any previous one.
+    async fn put_document(
+        &self,
+        collection: &str,
+        id: &str,
+        value: &serde_json::Value,
+    ) -> Result<()>;
+    /// The document under `(collection, id)`.
+    async fn document(&self, collection: &str, id: &str) -> Result<Option<serde_json::Value>>;
+    /// A collection's documents ordered by id, paged like [`Store::securities`].
+    async fn documents(
+        &self,
+        collection: &str,
+        page: &Page,
+    ) -> Result<Vec<(String, serde_json::Value)>>;
+    /// Removes a document; `true` when it existed.
+    async fn delete_document(&self, collection: &str, id: &str) -> Result<bool>;
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use experiment_core::memory::ConsoleNotifier;
 use experiment_core::{Error, Notifier, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::discord::Discord;
 use crate::layers::{Backoff, Retrying, Throttled};
@@ -26,13 +26,16 @@ use crate::telegram::Telegram;
 use crate::webhook::Webhook;
 use crate::{Rate, RateLimiter, DISCORD_RATE, SLACK_RATE, TELEGRAM_RATE, WEBHOOK_RATE};
 
-/// The kinds of destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// The kinds of destination. TOML and JSON name them in snake case (`slack_webhook`); the
+/// command line's kebab case (`slack-webhook`) is accepted too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Slack incoming webhook: needs `url`.
+    #[serde(alias = "slack-webhook")]
     SlackWebhook,
     /// Slack `chat.postMessage`: needs `token` and `channel`; `api_url` optional.
+    #[serde(alias = "slack-bot")]
     SlackBot,
     /// Signed generic webhook: needs `url` and `secret`.
     Webhook,

@@ -2,7 +2,7 @@
 //! destination's [`Notifier`], and records the outcome.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -59,12 +59,23 @@ pub struct SendReport {
     pub failed: usize,
 }
 
+type Notifiers = HashMap<String, Arc<dyn Notifier>>;
+
 /// Delivers the outbox.
 #[derive(Debug, Clone)]
 pub struct OutboxSender {
     store: Arc<dyn Store>,
-    notifiers: HashMap<String, Arc<dyn Notifier>>,
+    // Replaced whole when destinations change (through the API); each send takes a clone of
+    // one notifier, so no lock is held while sending.
+    notifiers: Arc<RwLock<Arc<Notifiers>>>,
     policy: RetryPolicy,
+}
+
+fn by_name(notifiers: impl IntoIterator<Item = Arc<dyn Notifier>>) -> Notifiers {
+    notifiers
+        .into_iter()
+        .map(|n| (n.destination().to_owned(), n))
+        .collect()
 }
 
 impl OutboxSender {
@@ -76,12 +87,29 @@ impl OutboxSender {
     ) -> Self {
         OutboxSender {
             store,
-            notifiers: notifiers
-                .into_iter()
-                .map(|n| (n.destination().to_owned(), n))
-                .collect(),
+            notifiers: Arc::new(RwLock::new(Arc::new(by_name(notifiers)))),
             policy,
         }
+    }
+
+    /// Replaces the destinations (every clone of this sender sees the new ones). Notifications
+    /// of a destination that no longer exists fail with a reason when they come due.
+    pub fn set_notifiers(&self, notifiers: impl IntoIterator<Item = Arc<dyn Notifier>>) {
+        let new = Arc::new(by_name(notifiers));
+        *self.notifiers.write().unwrap_or_else(|p| p.into_inner()) = new;
+    }
+
+    /// The destinations' names, sorted.
+    pub fn destinations(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .notifiers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
     }
 
     /// Claims the notifications due at `now` and tries each once.
@@ -107,7 +135,13 @@ impl OutboxSender {
     }
 
     async fn attempt(&self, n: &Notification, now: DateTime<Utc>) -> DeliveryOutcome {
-        let Some(notifier) = self.notifiers.get(&n.destination) else {
+        let notifier = self
+            .notifiers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&n.destination)
+            .cloned();
+        let Some(notifier) = notifier else {
             return DeliveryOutcome::Failed {
                 error: format!("no destination named '{}' is configured", n.destination),
             };

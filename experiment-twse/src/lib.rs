@@ -4,6 +4,7 @@ pub mod backfill;
 pub mod calendar;
 pub mod client;
 mod error;
+mod industry;
 pub mod model;
 pub mod parse;
 pub mod roc;

@@ -263,7 +263,11 @@ fn company_profiles_from_chinese_keys() {
     assert_eq!((tcc.code.as_str(), tcc.name.as_str()), ("1101", "台泥"));
     assert_eq!(tcc.full_name.as_deref(), Some("臺灣水泥股份有限公司"));
     assert_eq!(tcc.listed_on, Some(ymd(1962, 2, 9)));
-    assert_eq!(tcc.industry.as_deref(), Some("01"));
+    assert_eq!(
+        tcc.industry.as_deref(),
+        Some("水泥工業"),
+        "the code 01 by its name"
+    );
 }
 
 #[test]
@@ -484,4 +488,83 @@ proptest! {
         let p = stock_day(body.to_string().as_bytes(), &tsmc(), ymd(2025, 5, 1)).unwrap();
         prop_assert_eq!(p.items.len() + p.skipped.len(), rows.len());
     }
+}
+
+/// Counts of a daily report's changes: (up, down, unchanged, no comparison).
+fn breadth(bars: &[experiment_core::model::DailyBar]) -> (usize, usize, usize, usize) {
+    let mut n = (0, 0, 0, 0);
+    for b in bars {
+        match b.change {
+            Some(c) if c.is_sign_positive() && !c.is_zero() => n.0 += 1,
+            Some(c) if c.is_zero() => n.2 += 1,
+            Some(_) => n.1 += 1,
+            None => n.3 += 1,
+        }
+    }
+    n
+}
+
+#[test]
+fn daily_reports_keep_the_exchange_change_and_list_every_security() {
+    // Counted independently (Python over the raw JSON) from the recorded bodies.
+    let p = stock_day_all(&fixture("openapi_STOCK_DAY_ALL_20260708.json"), None).unwrap();
+    assert_eq!(breadth(&p.items), (474, 768, 119, 0));
+    assert_eq!(p.listed.len(), 1369, "every row, traded or not");
+    assert_eq!(p.listed.iter().filter(|l| !l.traded).count(), 8);
+    let first = &p.listed[0];
+    assert_eq!(
+        (first.code.as_str(), first.name.as_str()),
+        ("00400A", "主動國泰動能高息")
+    );
+    let etf = p
+        .items
+        .iter()
+        .find(|b| b.code.as_str() == "00400A")
+        .unwrap();
+    assert_eq!(etf.change, Some(d("-0.0600")));
+    assert_eq!(etf.reference(), Some(d("14.35")));
+
+    let p = mi_index(
+        &fixture("twse_rwd_MI_INDEX_ALLBUT0999_20230130.json"),
+        ymd(2023, 1, 30),
+    )
+    .unwrap();
+    assert_eq!(
+        breadth(&p.items),
+        (899, 176, 75, 22),
+        "signs from the HTML cell, X is no comparison"
+    );
+    assert_eq!(p.listed.iter().filter(|l| !l.traded).count(), 10);
+    assert_eq!(p.listed.len(), 1182);
+
+    let p = tpex_daily_quotes(&fixture("tpex_stk_quotes_20230130.json"), ymd(2023, 1, 30)).unwrap();
+    assert_eq!(
+        breadth(&p.items),
+        (2767, 977, 186, 15),
+        "除息/除權 is no comparison"
+    );
+    assert_eq!(p.listed.iter().filter(|l| !l.traded).count(), 3336);
+
+    let p = stock_day(
+        &fixture("twse_rwd_STOCK_DAY_2330_202505_partial_month.json"),
+        &tsmc(),
+        ymd(2025, 5, 1),
+    )
+    .unwrap();
+    let may2 = &p.items[0];
+    assert_eq!(
+        may2.change,
+        Some(d("42.00")),
+        "TWSE's own change on 2025-05-02"
+    );
+    assert_eq!(may2.reference(), Some(d("908.00")));
+    let p = tpex_openapi_daily_quotes(&fixture(
+        "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json",
+    ))
+    .unwrap();
+    assert_eq!(
+        p.items[0].change,
+        Some(d("-0.10")),
+        "the trailing space is ignored"
+    );
 }

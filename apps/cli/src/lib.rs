@@ -1,6 +1,7 @@
 //! The testable pieces of the `experiment` command.
 
 pub mod demo;
+pub mod demo_data;
 pub mod fetch;
 pub mod notify;
 pub mod rule;

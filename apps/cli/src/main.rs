@@ -25,8 +25,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the whole pipeline offline on recorded TWSE data: feeder → event bus → worker →
-    /// store and outbox → notifier. Needs no server and no network.
+    /// Run the whole pipeline offline on recorded TWSE data (feeder → event bus → worker →
+    /// store and outbox → notifier), then serve the HTTP API over what it stored until
+    /// Ctrl-C (`--once` exits after the replay). Needs no server and no network.
     Demo(DemoArgs),
     /// Fetch from TWSE/TPEx: quotes, daily bars, history, profiles, holidays, institutional
     /// flows. Every base URL can be pointed at a mock or a proxy.
@@ -46,20 +47,21 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
-        .map_err(|e| anyhow::anyhow!("--log '{}': {e}", cli.log))?;
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if cli.log_json {
-        logs.json().init();
-    } else {
-        logs.init();
-    }
+    experiment_wiring::init_logging(&cli.log, cli.log_json)
+        .map_err(|e| anyhow::anyhow!("--log: {e}"))?;
     match cli.command {
         Command::Demo(args) => {
-            let report = demo::run(&args).await?;
+            let (report, pipeline) = demo::replay(&args).await?;
             print!("{}", report.render());
+            if !args.once {
+                let token = experiment_wiring::shutdown_token();
+                demo::serve(pipeline, &args, token, |addr, key| {
+                    print!("{}", demo::banner(addr, key));
+                    use std::io::Write as _;
+                    let _ = std::io::stdout().flush();
+                })
+                .await?;
+            }
         }
         Command::Notify(NotifyCommand::Test(args)) => println!("{}", notify::test(&args).await?),
         Command::Fetch(args) => fetch::run(&args).await?,

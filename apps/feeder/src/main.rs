@@ -1,55 +1,98 @@
 //! `experiment-feeder`: crawls TWSE/TPEx on the trading calendar and publishes events to Kafka.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use chrono::{NaiveTime, Utc};
 use clap::Parser;
-use experiment_core::kafka::{KafkaBus, KafkaConfig};
-use experiment_core::model::{market_date, SecurityCode, MARKET_TZ};
-use experiment_core::{Error, EventBus};
+use experiment_core::model::{market_date, MARKET_TZ};
+use experiment_core::Error;
 use experiment_feeder::Feeder;
 use experiment_twse::calendar::TradingCalendar;
 use experiment_twse::source::{DailySource, MisSource};
 use experiment_twse::{Channel, TwseClient, TwseConfig};
+use experiment_wiring::backends::connect_bus;
+use experiment_wiring::config::{BusBackend, Config, CONFIG_ENV};
+use experiment_wiring::{init_logging, shutdown_token};
 
 /// Polls MIS real-time quotes for a watchlist while the market is open and the day's closing
 /// bars of every security after the close, and publishes them to Kafka. Follows the
 /// exchange's holiday calendar; stops on Ctrl-C or SIGTERM.
+///
+/// Settings come from the configuration file and `EXPERIMENT_*` variables (see
+/// docs/configuration.md); the flags override both.
 #[derive(Debug, Parser)]
 #[command(name = "experiment-feeder", version)]
 struct Args {
-    /// Kafka bootstrap servers.
-    #[arg(long, env = "EXPERIMENT_KAFKA_BROKERS")]
+    /// Configuration file (TOML): `[bus] [feeder] [log]`.
+    #[arg(long, env = CONFIG_ENV)]
+    config: Option<PathBuf>,
+    /// Kafka bootstrap servers (`bus.brokers`, `EXPERIMENT_KAFKA_BROKERS`).
+    #[arg(long)]
     kafka_brokers: Option<String>,
-    /// Prefix of every topic name.
-    #[arg(long, env = "EXPERIMENT_TOPIC_PREFIX", default_value = "")]
-    topic_prefix: String,
-    /// Codes to poll in real time, comma separated (e.g. 2330,6547,t00).
-    #[arg(long, env = "EXPERIMENT_WATCHLIST", value_delimiter = ',')]
+    /// Prefix of every topic name (`bus.topic_prefix`).
+    #[arg(long)]
+    topic_prefix: Option<String>,
+    /// Codes to poll in real time, comma separated, e.g. 2330,6547,t00 (`feeder.watchlist`,
+    /// `EXPERIMENT_WATCHLIST`).
+    #[arg(long, value_delimiter = ',')]
     codes: Vec<String>,
-    /// Also publish quotes on `asset.info.view.v1` in the original services' format.
+    /// Also publish quotes on `asset.info.view.v1` in the original services' format
+    /// (`feeder.seed_compat`).
     #[arg(long)]
     seed_compat: bool,
     /// Poll once (quotes and daily bars, whatever the time) and exit.
     #[arg(long)]
     once: bool,
-    /// Time (Taipei) after which the day's closing bars are fetched.
-    #[arg(long, default_value = "14:30")]
-    daily_after: NaiveTime,
-    /// MIS base URL.
-    #[arg(long, env = "EXPERIMENT_MIS_URL")]
+    /// Time (Taipei) after which the day's closing bars are fetched (`feeder.daily_after`,
+    /// default 14:30).
+    #[arg(long)]
+    daily_after: Option<NaiveTime>,
+    /// MIS base URL (`feeder.mis_url`).
+    #[arg(long)]
     mis_url: Option<String>,
-    /// TWSE OpenAPI base URL.
-    #[arg(long, env = "EXPERIMENT_OPENAPI_URL")]
+    /// TWSE OpenAPI base URL (`feeder.openapi_url`).
+    #[arg(long)]
     openapi_url: Option<String>,
-    /// TPEx OpenAPI base URL.
-    #[arg(long, env = "EXPERIMENT_TPEX_OPENAPI_URL")]
+    /// TPEx OpenAPI base URL (`feeder.tpex_openapi_url`).
+    #[arg(long)]
     tpex_openapi_url: Option<String>,
-    /// Log filter.
-    #[arg(long, env = "EXPERIMENT_LOG", default_value = "info")]
-    log: String,
+    /// Log filter (`log.filter`).
+    #[arg(long)]
+    log: Option<String>,
+}
+
+impl Args {
+    fn apply(&self, c: &mut Config) {
+        if let Some(b) = &self.kafka_brokers {
+            c.bus.brokers = Some(b.clone());
+            c.bus.backend = BusBackend::Kafka;
+        }
+        if let Some(p) = &self.topic_prefix {
+            c.bus.topic_prefix = p.clone();
+        }
+        if !self.codes.is_empty() {
+            c.feeder.watchlist = self.codes.iter().map(|s| s.trim().to_owned()).collect();
+        }
+        c.feeder.seed_compat |= self.seed_compat;
+        if let Some(t) = self.daily_after {
+            c.feeder.daily_after = t.format("%H:%M:%S").to_string();
+        }
+        for (given, field) in [
+            (&self.mis_url, &mut c.feeder.mis_url),
+            (&self.openapi_url, &mut c.feeder.openapi_url),
+            (&self.tpex_openapi_url, &mut c.feeder.tpex_openapi_url),
+        ] {
+            if given.is_some() {
+                field.clone_from(given);
+            }
+        }
+        if let Some(l) = &self.log {
+            c.log.filter = l.clone();
+        }
+    }
 }
 
 async fn round(name: &str, feeder: &Feeder) -> Duration {
@@ -80,44 +123,39 @@ async fn round(name: &str, feeder: &Feeder) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .map_err(|e| anyhow::anyhow!("--log: {e}"))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let Some(brokers) = args.kafka_brokers.clone() else {
-        bail!("experiment-feeder needs --kafka-brokers (or EXPERIMENT_KAFKA_BROKERS); to try the client without Kafka, use `experiment fetch`");
-    };
-    let bus: Arc<dyn EventBus> = Arc::new(KafkaBus::connect(KafkaConfig::new(brokers))?);
-    let mut config = TwseConfig::default();
+    let mut config = Config::load(args.config.as_deref())?;
+    args.apply(&mut config);
+    config.validate()?;
+    init_logging(&config.log.filter, config.log.json)?;
+    if config.bus.backend != BusBackend::Kafka {
+        bail!("experiment-feeder needs --kafka-brokers (or bus.brokers, EXPERIMENT_KAFKA_BROKERS); to try the client without Kafka, use `experiment fetch`");
+    }
+    let bus = connect_bus(&config.bus)?;
+    let f = &config.feeder;
+    let mut twse = TwseConfig::default();
     for (given, field) in [
-        (&args.mis_url, &mut config.mis_url),
-        (&args.openapi_url, &mut config.openapi_url),
-        (&args.tpex_openapi_url, &mut config.tpex_openapi_url),
+        (&f.mis_url, &mut twse.mis_url),
+        (&f.openapi_url, &mut twse.openapi_url),
+        (&f.tpex_openapi_url, &mut twse.tpex_openapi_url),
     ] {
         if let Some(url) = given {
             *field = url.clone();
         }
     }
-    let client = TwseClient::new(config).context("configuring the TWSE client")?;
+    let client = TwseClient::new(twse).context("configuring the TWSE client")?;
     let mut channels = Vec::new();
-    for c in &args.codes {
-        channels.extend(Channel::both(
-            &SecurityCode::new(c.trim()).map_err(|e| anyhow::anyhow!("--codes: {e}"))?,
-        ));
+    for c in f.watchlist_codes()? {
+        channels.extend(Channel::both(&c));
     }
+    let daily_after = f.daily_after_time()?;
+    // The topic prefix is the bus's own (KafkaConfig); the feeder adds none of its own.
     let quotes = Feeder::new(
         Arc::new(MisSource::new(client.clone(), channels.clone())),
         bus.clone(),
-        &args.topic_prefix,
+        "",
     )
-    .with_seed_compat(args.seed_compat);
-    let daily = Feeder::new(
-        Arc::new(DailySource::new(client.clone())),
-        bus,
-        &args.topic_prefix,
-    );
+    .with_seed_compat(f.seed_compat);
+    let daily = Feeder::new(Arc::new(DailySource::new(client.clone())), bus, "");
 
     if args.once {
         if !channels.is_empty() {
@@ -134,9 +172,8 @@ async fn main() -> anyhow::Result<()> {
             TradingCalendar::default()
         }
     };
+    let token = shutdown_token();
     let mut daily_done = None;
-    let shutdown = tokio::signal::ctrl_c();
-    tokio::pin!(shutdown);
     loop {
         let now = Utc::now();
         let today = market_date(now);
@@ -145,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
             // The client's limiter paces MIS (one batch per 5 s by default).
             wait = round("twse.mis", &quotes).await;
         } else if calendar.is_trading_day(today)
-            && now.with_timezone(&MARKET_TZ).time() >= args.daily_after
+            && now.with_timezone(&MARKET_TZ).time() >= daily_after
             && daily_done != Some(today)
         {
             wait = round("twse.daily", &daily).await;
@@ -159,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
                 .min(Duration::from_secs(60));
         }
         tokio::select! {
-            _ = &mut shutdown => break,
+            _ = token.cancelled() => break,
             _ = tokio::time::sleep(wait) => {}
         }
     }

@@ -63,6 +63,9 @@ pub struct WorkerConfig {
     pub min_backoff: Duration,
     /// Longest wait after repeated transient failures. Default 30 s.
     pub max_backoff: Duration,
+    /// How often [`Worker::run`] reloads the rules from the store, so rules added, changed,
+    /// disabled or deleted (through the API) take effect without a restart. Default 5 s.
+    pub rules_refresh: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -71,6 +74,7 @@ impl Default for WorkerConfig {
             quote_ttl: Duration::from_secs(86_400),
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
+            rules_refresh: Duration::from_secs(5),
         }
     }
 }
@@ -174,6 +178,9 @@ pub struct Worker {
     state: Mutex<HashMap<(RuleId, SecurityCode), CodeState>>,
     stats: Mutex<WorkerStats>,
     dead_letters: Option<Arc<dyn EventBus>>,
+    alert_events: Option<(Arc<dyn EventBus>, String)>,
+    // What the last load saw (ids, expressions, options), to log only changes.
+    rules_seen: Mutex<Option<String>>,
 }
 
 /// A daily bar's instant: the start of its calendar day in Taipei.
@@ -196,7 +203,17 @@ impl Worker {
             state: Mutex::new(HashMap::new()),
             stats: Mutex::new(WorkerStats::default()),
             dead_letters: None,
+            alert_events: None,
+            rules_seen: Mutex::new(None),
         }
+    }
+
+    /// Publishes every new alert as an `alert.raised` event on `bus` (topic prefix `prefix`)
+    /// once it is recorded, for live streams and other consumers. Publishing is best effort:
+    /// the alert and its notifications are already stored.
+    pub fn with_alert_events(mut self, bus: Arc<dyn EventBus>, prefix: impl Into<String>) -> Self {
+        self.alert_events = Some((bus, prefix.into()));
+        self
     }
 
     /// Publishes every unusable record to its topic's dead-letter topic (`<topic>.dlq`) on
@@ -231,16 +248,55 @@ impl Worker {
     ///
     /// # Errors
     /// Store errors.
+    ///
+    /// The state of a rule whose expression changed, or that is gone, is dropped: it is
+    /// rebuilt from stored history the next time the rule meets the code. Logs how many rules
+    /// are active and which were skipped, when that changed since the last load.
     pub async fn load_rules(&self) -> Result<Vec<(RuleId, String)>> {
+        let stored = self.store.rules().await?;
+        let fingerprint = serde_json::to_string(&stored).unwrap_or_default();
         let mut active = Vec::new();
         let mut rejected = Vec::new();
-        for rule in self.store.rules().await?.into_iter().filter(|r| r.enabled) {
+        for rule in stored.into_iter().filter(|r| r.enabled) {
             match compile(&rule) {
                 Ok(c) => active.push(c),
                 Err(reason) => rejected.push((rule.id.clone(), reason)),
             }
         }
-        *self.rules.lock().await = Arc::new(active);
+        let mut seen = self.rules_seen.lock().await;
+        if seen.as_deref() == Some(fingerprint.as_str()) {
+            return Ok(rejected);
+        }
+        let mut rules = self.rules.lock().await;
+        let kept: std::collections::HashSet<RuleId> = active
+            .iter()
+            .filter(|c| {
+                rules
+                    .iter()
+                    .any(|o| o.rule.id == c.rule.id && o.rule.expression == c.rule.expression)
+            })
+            .map(|c| c.rule.id.clone())
+            .collect();
+        self.state
+            .lock()
+            .await
+            .retain(|(id, _), _| kept.contains(id));
+        tracing::info!(
+            active = active.len(),
+            skipped = rejected.len(),
+            "rules loaded: {} active{}",
+            active.len(),
+            if active.is_empty() {
+                " (no rule: events are stored, nothing can fire; add one with POST /v1/rules or experiment rule add)"
+            } else {
+                ""
+            }
+        );
+        for (id, why) in &rejected {
+            tracing::warn!(rule = %id, reason = %why, "rule skipped: it cannot be evaluated");
+        }
+        *rules = Arc::new(active);
+        *seen = Some(fingerprint);
         Ok(rejected)
     }
 
@@ -300,9 +356,18 @@ impl Worker {
     ) -> Result<WorkerStats> {
         tokio::pin!(shutdown);
         let mut backoff = self.config.min_backoff;
+        let mut refresh = tokio::time::interval(self.config.rules_refresh);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        refresh.tick().await;
         loop {
             let delivery = tokio::select! {
                 _ = &mut shutdown => break,
+                _ = refresh.tick() => {
+                    if let Err(e) = self.load_rules().await {
+                        tracing::warn!(error = %e, "could not reload the rules; keeping the current ones");
+                    }
+                    continue;
+                }
                 d = subscription.next() => d?,
             };
             if let Outcome::Retry { .. } = self.process(delivery).await {
@@ -530,6 +595,16 @@ impl Worker {
                 .collect()
         };
         let new = self.store.record_alert(&alert, &notifications).await?;
+        if new {
+            if let Some((bus, prefix)) = &self.alert_events {
+                let event = Event::new("worker", alert.triggered_at, Payload::Alert(alert.clone()));
+                if let Err(e) =
+                    experiment_core::EventBusExt::publish_event(bus.as_ref(), prefix, &event).await
+                {
+                    tracing::warn!(alert = %alert.id, error = %e, "alert recorded but its event was not published");
+                }
+            }
+        }
         if new && c.rule.frequency == TriggerFrequency::Once {
             let mut rule = c.rule.clone();
             rule.enabled = false;

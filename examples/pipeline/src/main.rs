@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
                 volume: 0,
                 value: Decimal::ZERO,
                 trades: None,
+                change: None,
             };
             bus.publish_event(
                 "",

@@ -220,6 +220,22 @@ impl KafkaBus {
 
 #[async_trait]
 impl EventBus for KafkaBus {
+    async fn check(&self) -> Result<()> {
+        let producer = self.producer.clone();
+        let brokers = self.config.brokers.clone();
+        // A readiness probe answers in seconds, whatever the configured timeout.
+        let timeout = self.config.timeout.min(Duration::from_secs(3));
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, timeout)
+                .map(|_| ())
+                .map_err(|e| Error::unavailable("kafka", format!("brokers {brokers}: {e}")))
+        })
+        .await
+        .map_err(|e| Error::unavailable("kafka", e))?
+    }
+
     async fn create_topic(&self, topic: &str, partitions: u32) -> Result<()> {
         if partitions == 0 {
             return Err(Error::invalid("partitions", "must be at least 1"));

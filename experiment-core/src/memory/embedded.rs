@@ -19,7 +19,9 @@ impl EmbeddedStore {
     /// [`Error::Unavailable`] with backend `redb` when the directory cannot be created or the
     /// file cannot be opened (for example, another process holds it).
     pub fn open(data_dir: impl AsRef<Path>) -> Result<Self> {
-        Ok(KvStore::from_backend(RedbKv::open(data_dir)?))
+        let store = KvStore::from_backend(RedbKv::open(data_dir)?);
+        store.migrate()?;
+        Ok(store)
     }
 
     /// Opens a store in a fresh temporary directory that is deleted when the store is dropped

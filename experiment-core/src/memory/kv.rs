@@ -12,10 +12,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::model::{
-    Alert, AlertRule, DailyBar, DeliveryOutcome, Notification, NotificationKey, NotificationStatus,
-    Quote, RuleId, Security, SecurityCode,
+    Alert, AlertId, AlertRule, DailyBar, DeliveryOutcome, Notification, NotificationKey,
+    NotificationStatus, Quote, RuleId, Security, SecurityCode,
 };
-use crate::store::{check_limit, lease_end, AlertQuery, Page, StateSnapshot, Store, UpsertCount};
+use crate::store::{
+    check_document_key, check_limit, lease_end, AlertQuery, Page, SecurityQuery, StateSnapshot,
+    Store, UpsertCount,
+};
 use crate::{Error, Result};
 
 /// The tables a [`KvStore`] keeps.
@@ -40,11 +43,17 @@ pub enum Table {
     Notifications,
     /// Index of pending notifications: `due time/key` → empty.
     OutboxDue,
+    /// Index: `date/code` → empty (the cross-section of a date).
+    DailyBarsByDate,
+    /// Index: `alert id/notification key` → empty.
+    NotificationsByAlert,
+    /// JSON documents by `collection/id`.
+    Documents,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 12] = [
         Table::Securities,
         Table::DailyBars,
         Table::Quotes,
@@ -54,6 +63,9 @@ impl Table {
         Table::AlertsByTime,
         Table::Notifications,
         Table::OutboxDue,
+        Table::DailyBarsByDate,
+        Table::NotificationsByAlert,
+        Table::Documents,
     ];
 
     /// The table's name in the backend.
@@ -68,6 +80,9 @@ impl Table {
             Table::AlertsByTime => "alerts_by_time",
             Table::Notifications => "notifications",
             Table::OutboxDue => "outbox_due",
+            Table::DailyBarsByDate => "daily_bars_by_date",
+            Table::NotificationsByAlert => "notifications_by_alert",
+            Table::Documents => "documents",
         }
     }
 }
@@ -146,6 +161,39 @@ impl<B: KvBackend> KvStore<B> {
         &self.backend
     }
 
+    /// Builds the indexes that a store written by an older version lacks (the date index of
+    /// daily bars, the alert index of notifications). Cheap when there is nothing to do.
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub fn migrate(&self) -> Result<()> {
+        self.backend.write(|tx| {
+            let has = |tx: &mut dyn Txn, t: Table| -> Result<bool> {
+                Ok(!tx.scan(t, "", KEY_MAX, false, 1)?.is_empty())
+            };
+            if has(tx, Table::DailyBars)? && !has(tx, Table::DailyBarsByDate)? {
+                for (key, _) in tx.scan(Table::DailyBars, "", KEY_MAX, false, usize::MAX)? {
+                    if let Some((code, date)) = key.split_once('/') {
+                        tx.put(Table::DailyBarsByDate, &format!("{date}/{code}"), b"")?;
+                    }
+                }
+            }
+            if has(tx, Table::Notifications)? && !has(tx, Table::NotificationsByAlert)? {
+                for (key, bytes) in tx.scan(Table::Notifications, "", KEY_MAX, false, usize::MAX)? {
+                    // An unreadable record is skipped here; reading it reports it.
+                    if let Ok(n) = serde_json::from_slice::<Notification>(&bytes) {
+                        tx.put(
+                            Table::NotificationsByAlert,
+                            &format!("{}/{key}", n.alert.id),
+                            b"",
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
     async fn run<R: Send + 'static>(
         &self,
         write: bool,
@@ -221,6 +269,10 @@ fn bar_key(code: &SecurityCode, date: NaiveDate) -> String {
     format!("{code}/{date}")
 }
 
+fn document_key(collection: &str, id: &str) -> String {
+    format!("{collection}/{id}")
+}
+
 const KEY_MAX: &str = "\u{10FFFF}";
 
 #[async_trait]
@@ -256,6 +308,32 @@ impl<B: KvBackend> Store for KvStore<B> {
         .await
     }
 
+    async fn search_securities(&self, query: &SecurityQuery) -> Result<Vec<Security>> {
+        check_limit(query.limit)?;
+        let query = query.clone();
+        self.run(false, move |tx| {
+            let from = query
+                .after
+                .as_ref()
+                .map(|a| format!("{a}\0"))
+                .unwrap_or_default();
+            let mut out = Vec::new();
+            // Securities are a few thousand at most: a scan in code order is the index.
+            for (k, v) in tx.scan(Table::Securities, &from, KEY_MAX, false, usize::MAX)? {
+                let s: Security = serde_json::from_slice(&v)
+                    .map_err(|e| Error::decode(format!("stored securities '{k}'"), e))?;
+                if query.matches(&s) {
+                    out.push(s);
+                    if out.len() == query.limit {
+                        break;
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn upsert_daily_bars(&self, bars: &[DailyBar]) -> Result<UpsertCount> {
         for b in bars {
             b.validate()?;
@@ -271,8 +349,43 @@ impl<B: KvBackend> Store for KvStore<B> {
                     b,
                     &mut count,
                 )?;
+                tx.put(
+                    Table::DailyBarsByDate,
+                    &format!("{}/{}", b.date, b.code),
+                    b"",
+                )?;
             }
             Ok(count)
+        })
+        .await
+    }
+
+    async fn daily_bars_on(&self, date: NaiveDate) -> Result<Vec<DailyBar>> {
+        self.run(false, move |tx| {
+            let (lo, hi) = (format!("{date}/"), format!("{date}/{KEY_MAX}"));
+            let mut out = Vec::new();
+            for (k, _) in tx.scan(Table::DailyBarsByDate, &lo, &hi, false, usize::MAX)? {
+                let code = &k[lo.len()..];
+                if let Some(bar) =
+                    get_json::<DailyBar>(tx, Table::DailyBars, &format!("{code}/{date}"))?
+                {
+                    out.push(bar);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn last_bar_date(&self, on_or_before: NaiveDate) -> Result<Option<NaiveDate>> {
+        self.run(false, move |tx| {
+            let hi = format!("{on_or_before}/{KEY_MAX}");
+            let last = tx.scan(Table::DailyBarsByDate, "", &hi, true, 1)?;
+            Ok(last.first().and_then(|(k, _)| {
+                k.split('/')
+                    .next()
+                    .and_then(|d| d.parse::<NaiveDate>().ok())
+            }))
         })
         .await
     }
@@ -387,6 +500,7 @@ impl<B: KvBackend> Store for KvStore<B> {
                     continue;
                 }
                 tx.put(Table::Notifications, &key, &to_json(n)?)?;
+                tx.put(Table::NotificationsByAlert, &format!("{id}/{key}"), b"")?;
                 if n.status == NotificationStatus::Pending {
                     tx.put(
                         Table::OutboxDue,
@@ -404,7 +518,12 @@ impl<B: KvBackend> Store for KvStore<B> {
         check_limit(query.limit)?;
         let query = query.clone();
         self.run(false, move |tx| {
-            let hi = query.before.map_or_else(|| KEY_MAX.to_owned(), time_key);
+            let mut hi = query.before.map_or_else(|| KEY_MAX.to_owned(), time_key);
+            if let Some(c) = query.after {
+                // The index key of the cursor's alert, exclusive: everything older, and the
+                // alerts of the same instant with a smaller id.
+                hi = hi.min(format!("{}/{}", time_key(c.triggered_at), c.id));
+            }
             let index = tx.scan(Table::AlertsByTime, "", &hi, true, usize::MAX)?;
             let mut out = Vec::new();
             for (k, _) in index {
@@ -412,15 +531,36 @@ impl<B: KvBackend> Store for KvStore<B> {
                 let Some(alert) = get_json::<Alert>(tx, Table::Alerts, id)? else {
                     continue;
                 };
-                let code_ok = query.code.as_ref().is_none_or(|c| *c == alert.code);
-                let rule_ok = query.rule.as_ref().is_none_or(|r| *r == alert.rule_id);
-                if code_ok && rule_ok {
+                if query.matches(&alert) {
                     out.push(alert);
                     if out.len() == query.limit {
                         break;
                     }
                 }
             }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn alert(&self, id: &AlertId) -> Result<Option<Alert>> {
+        let id = id.to_string();
+        self.run(false, move |tx| get_json(tx, Table::Alerts, &id))
+            .await
+    }
+
+    async fn alert_notifications(&self, id: &AlertId) -> Result<Vec<Notification>> {
+        let id = id.to_string();
+        self.run(false, move |tx| {
+            let (lo, hi) = (format!("{id}/"), format!("{id}/{KEY_MAX}"));
+            let mut out = Vec::new();
+            for (k, _) in tx.scan(Table::NotificationsByAlert, &lo, &hi, false, usize::MAX)? {
+                if let Some(n) = get_json::<Notification>(tx, Table::Notifications, &k[lo.len()..])?
+                {
+                    out.push(n);
+                }
+            }
+            out.sort_by(|a: &Notification, b| a.destination.cmp(&b.destination));
             Ok(out)
         })
         .await
@@ -495,6 +635,58 @@ impl<B: KvBackend> Store for KvStore<B> {
             Ok(n)
         })
         .await
+    }
+
+    async fn put_document(
+        &self,
+        collection: &str,
+        id: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        check_document_key(collection, id)?;
+        let (key, bytes) = (document_key(collection, id), to_json(value)?);
+        self.run(true, move |tx| tx.put(Table::Documents, &key, &bytes))
+            .await
+    }
+
+    async fn document(&self, collection: &str, id: &str) -> Result<Option<serde_json::Value>> {
+        check_document_key(collection, id)?;
+        let key = document_key(collection, id);
+        self.run(false, move |tx| get_json(tx, Table::Documents, &key))
+            .await
+    }
+
+    async fn documents(
+        &self,
+        collection: &str,
+        page: &Page,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
+        check_document_key(collection, "x")?;
+        check_limit(page.limit)?;
+        let prefix = format!("{collection}/");
+        let from = match &page.after {
+            Some(a) => format!("{prefix}{a}\0"),
+            None => prefix.clone(),
+        };
+        let (hi, limit) = (format!("{prefix}{KEY_MAX}"), page.limit);
+        self.run(false, move |tx| {
+            tx.scan(Table::Documents, &from, &hi, false, limit)?
+                .into_iter()
+                .map(|(k, v)| {
+                    let value = serde_json::from_slice(&v)
+                        .map_err(|e| Error::decode(format!("stored document '{k}'"), e))?;
+                    Ok((k[prefix.len()..].to_owned(), value))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_document(&self, collection: &str, id: &str) -> Result<bool> {
+        check_document_key(collection, id)?;
+        let key = document_key(collection, id);
+        self.run(true, move |tx| tx.delete(Table::Documents, &key))
+            .await
     }
 }
 

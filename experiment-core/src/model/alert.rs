@@ -17,6 +17,7 @@ const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_3c52_9b0e_4d0c_8f5e_7a1b_2c3d_
 /// A rule's id: 1 to 64 characters from `A-Z a-z 0-9 _ . -`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleId(String);
 
 impl RuleId {
@@ -62,6 +63,7 @@ impl<'de> Deserialize<'de> for RuleId {
 /// How often a rule may fire (TradingView's trigger options).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TriggerFrequency {
     /// Fire once, then disable the rule.
     Once,
@@ -77,6 +79,7 @@ pub enum TriggerFrequency {
 /// A daily window (Asia/Taipei wall clock) in which alerts are recorded but not delivered.
 /// `start > end` wraps past midnight (22:00–07:00).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QuietHours {
     /// Start of the quiet window, inclusive.
     pub start: NaiveTime,
@@ -114,6 +117,7 @@ impl QuietHours {
 ///
 /// Natural key: `id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertRule {
     /// Unique id.
     pub id: RuleId,
@@ -216,6 +220,7 @@ impl AlertRule {
 /// same id and the store keeps one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AlertId(pub Uuid);
 
 impl AlertId {
@@ -234,6 +239,7 @@ impl fmt::Display for AlertId {
 
 /// A rule firing for one security on one bar.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     /// Derived id, see [`AlertId::derive`].
     pub id: AlertId,
@@ -273,6 +279,7 @@ pub struct Alert {
 /// A notification's idempotency key, derived from the alert id and the destination name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NotificationKey(pub Uuid);
 
 impl NotificationKey {
@@ -292,6 +299,7 @@ impl fmt::Display for NotificationKey {
 /// Where a notification is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum NotificationStatus {
     /// Waiting to be sent (first attempt or a retry) at `next_attempt_at`.
     Pending,
@@ -303,6 +311,7 @@ pub enum NotificationStatus {
 
 /// One alert to deliver to one destination: an outbox entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Notification {
     /// Idempotency key, see [`NotificationKey::derive`].
     pub key: NotificationKey,

@@ -313,6 +313,7 @@ mod tests {
             volume: 37_000_000,
             value: dec!(33888000000),
             trades: Some(61234),
+            change: None,
         }
     }
 

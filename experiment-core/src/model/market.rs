@@ -28,6 +28,7 @@ pub fn market_date(at: DateTime<Utc>) -> NaiveDate {
 
 /// Where a security trades.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Exchange {
     /// Taiwan Stock Exchange (listed, 上市). MIS channel prefix `tse_`.
     #[serde(rename = "TWSE")]
@@ -75,6 +76,7 @@ impl FromStr for Exchange {
 /// case-sensitive at TWSE: `t00` is an index channel).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SecurityCode(String);
 
 impl SecurityCode {

@@ -8,6 +8,7 @@ use super::{Exchange, SecurityCode};
 
 /// One level of the order book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BookLevel {
     /// Price of the level.
     pub price: Decimal,
@@ -21,6 +22,7 @@ pub struct BookLevel {
 /// A snapshot without a trade since the previous one has `last == None`: that does not mean
 /// the market is closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Quote {
     /// Security code.
     pub code: SecurityCode,

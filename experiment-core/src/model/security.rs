@@ -9,6 +9,7 @@ use super::{Exchange, SecurityCode};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SecurityKind {
     /// Common or preferred stock.
     #[default]
@@ -27,6 +28,7 @@ pub enum SecurityKind {
 ///
 /// Natural key: `code`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Security {
     /// The exchange's code, e.g. `2330`.
     pub code: SecurityCode,

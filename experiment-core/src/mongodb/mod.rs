@@ -31,10 +31,13 @@ use rust_decimal::Decimal;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::model::{
-    Alert, AlertRule, DailyBar, DeliveryOutcome, Exchange, Notification, NotificationKey,
+    Alert, AlertId, AlertRule, DailyBar, DeliveryOutcome, Exchange, Notification, NotificationKey,
     NotificationStatus, Quote, RuleId, Security, SecurityCode,
 };
-use crate::store::{check_limit, lease_end, AlertQuery, Page, StateSnapshot, Store, UpsertCount};
+use crate::store::{
+    check_document_key, check_limit, lease_end, AlertQuery, Page, SecurityQuery, StateSnapshot,
+    Store, UpsertCount,
+};
 use crate::{Error, Result};
 
 /// The MongoDB driver this adapter is built on, for callers that need it directly.
@@ -109,6 +112,19 @@ const STATES: &str = "states";
 const RULES: &str = "rules";
 const ALERTS: &str = "alerts";
 const NOTIFICATIONS: &str = "notifications";
+const DOCUMENTS: &str = "documents";
+
+/// A regular expression matching `text` literally.
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\^$.|?*+()[]{}-/#".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
 
 impl MongoStore {
     /// Connects to `uri` and uses database `database`, creating its collections' indexes.
@@ -152,12 +168,23 @@ impl MongoStore {
 
     async fn ensure_indexes(&self) -> Result<()> {
         let unique = IndexOptions::builder().unique(true).build();
-        let indexes: [(&str, Document, Option<IndexOptions>); 5] = [
+        let indexes: [(&str, Document, Option<IndexOptions>); 10] = [
             (DAILY_BARS, doc! {"code": 1, "date": 1}, Some(unique)),
+            // The cross-section of a date (statistics) and the newest date.
+            (DAILY_BARS, doc! {"date": 1, "code": 1}, None),
             (ALERTS, doc! {"t": -1, "_id": -1}, None),
             (ALERTS, doc! {"code": 1, "t": -1}, None),
             (ALERTS, doc! {"rule": 1, "t": -1}, None),
             (NOTIFICATIONS, doc! {"status": 1, "due": 1}, None),
+            (NOTIFICATIONS, doc! {"alert": 1, "destination": 1}, None),
+            // Search by exchange or industry; the name match scans what these leave.
+            (SECURITIES, doc! {"exchange": 1, "_id": 1}, None),
+            (SECURITIES, doc! {"industry": 1, "_id": 1}, None),
+            (
+                DOCUMENTS,
+                doc! {"collection": 1, "id": 1},
+                Some(IndexOptions::builder().unique(true).build()),
+            ),
         ];
         for (coll, keys, options) in indexes {
             let model = IndexModel::builder().keys(keys).options(options).build();
@@ -240,6 +267,7 @@ fn bar_document(b: &DailyBar) -> Result<Document> {
         "volume": i64::try_from(b.volume).map_err(|_| Error::invalid("volume", "too large"))?,
         "value": decimal128(b.value)?,
         "trades": b.trades.map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
+        "change": match b.change { Some(c) => decimal128(c)?, None => Bson::Null },
     })
 }
 
@@ -269,6 +297,10 @@ fn bar_from_document(d: &Document) -> Result<DailyBar> {
         volume: int("volume")?.unwrap_or_default(),
         value: from_decimal128(d, "value")?,
         trades: int("trades")?,
+        change: match d.get("change") {
+            Some(Bson::Null) | None => None,
+            Some(_) => Some(from_decimal128(d, "change")?),
+        },
     })
 }
 
@@ -280,6 +312,8 @@ fn notification_document(n: &Notification) -> Result<Document> {
     };
     Ok(doc! {
         "_id": n.key.to_string(),
+        "alert": n.alert.id.to_string(),
+        "destination": &n.destination,
         "status": status,
         "due": millis(n.next_attempt_at),
         "attempts": i64::from(n.attempts),
@@ -292,7 +326,12 @@ impl Store for MongoStore {
     async fn upsert_securities(&self, securities: &[Security]) -> Result<UpsertCount> {
         let mut count = UpsertCount::default();
         for s in securities {
-            let d = doc! {"_id": s.code.as_str(), "doc": to_doc(s)?};
+            let d = doc! {
+                "_id": s.code.as_str(),
+                "exchange": s.exchange.as_str(),
+                "industry": s.industry.as_deref(),
+                "doc": to_doc(s)?,
+            };
             self.upsert(SECURITIES, s.code.as_str().into(), d, &mut count)
                 .await?;
         }
@@ -311,6 +350,41 @@ impl Store for MongoStore {
         };
         self.find_docs(SECURITIES, filter, doc! {"_id": 1}, Some(limit))
             .await
+    }
+
+    async fn search_securities(&self, query: &SecurityQuery) -> Result<Vec<Security>> {
+        let limit = check_limit(query.limit)? as i64;
+        let mut filter = doc! {};
+        if let Some(after) = &query.after {
+            filter.insert("_id", doc! {"$gt": after});
+        }
+        if let Some(e) = query.exchange {
+            filter.insert("exchange", e.as_str());
+        }
+        if let Some(i) = &query.industry {
+            filter.insert("industry", i);
+        }
+        if let Some(text) = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let literal = regex_literal(text);
+            filter.insert(
+                "$or",
+                vec![
+                    doc! {"_id": {"$regex": format!("^{literal}"), "$options": "i"}},
+                    doc! {"doc.name": {"$regex": &literal, "$options": "i"}},
+                    doc! {"doc.full_name": {"$regex": &literal, "$options": "i"}},
+                ],
+            );
+        }
+        let found: Vec<Security> = self
+            .find_docs(SECURITIES, filter, doc! {"_id": 1}, Some(limit))
+            .await?;
+        // The server's case folding may differ from ours for non-ASCII text: ours decides.
+        Ok(found.into_iter().filter(|s| query.matches(s)).collect())
     }
 
     async fn upsert_daily_bars(&self, bars: &[DailyBar]) -> Result<UpsertCount> {
@@ -350,6 +424,38 @@ impl Store for MongoStore {
             .await
             .map_err(unavailable)?;
         docs.iter().map(bar_from_document).collect()
+    }
+
+    async fn daily_bars_on(&self, date: NaiveDate) -> Result<Vec<DailyBar>> {
+        let docs: Vec<Document> = self
+            .coll(DAILY_BARS)
+            .find(doc! {"date": date.to_string()})
+            .sort(doc! {"code": 1})
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        docs.iter().map(bar_from_document).collect()
+    }
+
+    async fn last_bar_date(&self, on_or_before: NaiveDate) -> Result<Option<NaiveDate>> {
+        let found = self
+            .coll(DAILY_BARS)
+            .find_one(doc! {"date": {"$lte": on_or_before.to_string()}})
+            .sort(doc! {"date": -1})
+            .await
+            .map_err(unavailable)?;
+        found
+            .map(|d| {
+                d.get_str("date")
+                    .map_err(|e| Error::decode("stored daily bar date", e))
+                    .and_then(|s| {
+                        NaiveDate::from_str(s)
+                            .map_err(|e| Error::decode("stored daily bar date", e))
+                    })
+            })
+            .transpose()
     }
 
     async fn put_quote(&self, quote: &Quote) -> Result<bool> {
@@ -473,8 +579,29 @@ impl Store for MongoStore {
         if let Some(b) = query.before {
             filter.insert("t", doc! {"$lt": millis(b)});
         }
+        if let Some(c) = query.after {
+            let (t, id) = (millis(c.triggered_at), c.id.to_string());
+            filter.insert(
+                "$or",
+                vec![doc! {"t": {"$lt": t}}, doc! {"t": t, "_id": {"$lt": id}}],
+            );
+        }
         self.find_docs(ALERTS, filter, doc! {"t": -1, "_id": -1}, Some(limit))
             .await
+    }
+
+    async fn alert(&self, id: &AlertId) -> Result<Option<Alert>> {
+        self.get_doc(ALERTS, &id.to_string()).await
+    }
+
+    async fn alert_notifications(&self, id: &AlertId) -> Result<Vec<Notification>> {
+        self.find_docs(
+            NOTIFICATIONS,
+            doc! {"alert": id.to_string()},
+            doc! {"destination": 1},
+            None,
+        )
+        .await
     }
 
     async fn claim_notifications(
@@ -545,4 +672,84 @@ impl Store for MongoStore {
         }
         Ok(n)
     }
+    async fn put_document(
+        &self,
+        collection: &str,
+        id: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        check_document_key(collection, id)?;
+        let d = doc! {
+            "_id": format!("{collection}/{id}"),
+            "collection": collection,
+            "id": id,
+            // As JSON text: a document's keys may be anything JSON allows, BSON does not.
+            "json": serde_json::to_string(value)
+                .map_err(|e| Error::invalid("document", e.to_string()))?,
+        };
+        self.upsert(
+            DOCUMENTS,
+            format!("{collection}/{id}").into(),
+            d,
+            &mut UpsertCount::default(),
+        )
+        .await
+    }
+
+    async fn document(&self, collection: &str, id: &str) -> Result<Option<serde_json::Value>> {
+        check_document_key(collection, id)?;
+        let found = self
+            .coll(DOCUMENTS)
+            .find_one(doc! {"_id": format!("{collection}/{id}")})
+            .await
+            .map_err(unavailable)?;
+        found.map(|d| document_json(&d)).transpose()
+    }
+
+    async fn documents(
+        &self,
+        collection: &str,
+        page: &Page,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
+        check_document_key(collection, "x")?;
+        let limit = check_limit(page.limit)? as i64;
+        let mut filter = doc! {"collection": collection};
+        if let Some(after) = &page.after {
+            filter.insert("id", doc! {"$gt": after});
+        }
+        let docs: Vec<Document> = self
+            .coll(DOCUMENTS)
+            .find(filter)
+            .sort(doc! {"id": 1})
+            .limit(limit)
+            .await
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        docs.iter()
+            .map(|d| {
+                let id = d
+                    .get_str("id")
+                    .map_err(|e| Error::decode("stored document id", e))?;
+                Ok((id.to_owned(), document_json(d)?))
+            })
+            .collect()
+    }
+
+    async fn delete_document(&self, collection: &str, id: &str) -> Result<bool> {
+        check_document_key(collection, id)?;
+        let r = self
+            .coll(DOCUMENTS)
+            .delete_one(doc! {"_id": format!("{collection}/{id}")})
+            .await
+            .map_err(unavailable)?;
+        Ok(r.deleted_count > 0)
+    }
+}
+
+fn document_json(d: &Document) -> Result<serde_json::Value> {
+    let ctx = || format!("stored document {:?}", d.get("_id"));
+    let text = d.get_str("json").map_err(|e| Error::decode(ctx(), e))?;
+    serde_json::from_str(text).map_err(|e| Error::decode(ctx(), e))
 }

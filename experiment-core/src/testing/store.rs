@@ -11,7 +11,9 @@ use crate::model::{
     Alert, AlertId, AlertRule, DailyBar, DeliveryOutcome, Exchange, Notification,
     NotificationStatus, Quote, RuleId, Security, SecurityCode,
 };
-use crate::store::{AlertQuery, Page, StateSnapshot, Store, UpsertCount};
+use crate::store::{
+    AlertCursor, AlertQuery, Page, SecurityQuery, StateSnapshot, Store, UpsertCount,
+};
 use crate::Error;
 
 /// Stamps every store clause into a `#[tokio::test]` for the adapter `$factory` makes.
@@ -35,6 +37,11 @@ macro_rules! store_conformance {
                 completed_notifications_record_their_outcome,
                 decimals_keep_their_scale,
                 bad_arguments_are_invalid_input,
+                daily_bars_on_a_date_cover_every_code_in_code_order,
+                securities_search_by_code_prefix_name_exchange_and_industry,
+                an_alert_is_found_by_id_with_its_notifications,
+                alerts_page_by_cursor_without_gaps_or_repeats_at_one_instant,
+                documents_round_trip_page_and_delete,
             ]
         );
     };
@@ -65,6 +72,7 @@ pub fn bar(c: &str, d: NaiveDate, close: i64) -> DailyBar {
         volume: 1_000,
         value: Decimal::new(close * 10, 0),
         trades: Some(10),
+        change: Some(Decimal::new(50, 2)),
     }
 }
 
@@ -595,6 +603,301 @@ pub async fn bad_arguments_are_invalid_input(store: &dyn Store) {
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
     let err = store
         .claim_notifications(at(1, 0), Duration::from_secs(1), 0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+}
+
+/// `daily_bars_on` is the cross-section of one date: every code's bar, by code, nothing of
+/// other dates; `last_bar_date` finds the newest date with bars on or before a day.
+pub async fn daily_bars_on_a_date_cover_every_code_in_code_order(store: &dyn Store) {
+    let d1 = date(2025, 5, 2);
+    let d2 = date(2025, 5, 5);
+    let bars = [
+        bar("2330", d1, 95_000),
+        bar("2317", d1, 15_000),
+        bar("00878", d1, 2_100),
+        bar("2330", d2, 96_000),
+    ];
+    store.upsert_daily_bars(&bars).await.unwrap();
+    // An update of a bar must not duplicate it in the cross-section.
+    store
+        .upsert_daily_bars(&[bar("2317", d1, 15_100)])
+        .await
+        .unwrap();
+    let on = store.daily_bars_on(d1).await.unwrap();
+    let codes: Vec<&str> = on.iter().map(|b| b.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        ["00878", "2317", "2330"],
+        "every code of the date, by code"
+    );
+    assert_eq!(on[1].close, Decimal::new(15_100, 2), "the updated bar");
+    assert_eq!(
+        on[2].change,
+        Some(Decimal::new(50, 2)),
+        "the change is kept"
+    );
+    assert_eq!(store.daily_bars_on(d2).await.unwrap().len(), 1);
+    assert!(store
+        .daily_bars_on(date(2025, 5, 3))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.last_bar_date(date(2025, 5, 4)).await.unwrap(),
+        Some(d1)
+    );
+    assert_eq!(store.last_bar_date(d2).await.unwrap(), Some(d2));
+    assert_eq!(
+        store.last_bar_date(date(2030, 1, 1)).await.unwrap(),
+        Some(d2)
+    );
+    assert_eq!(store.last_bar_date(date(2025, 5, 1)).await.unwrap(), None);
+}
+
+/// Search matches a code prefix or a name substring (ASCII without case), filters by
+/// exchange and industry, and pages by code.
+pub async fn securities_search_by_code_prefix_name_exchange_and_industry(store: &dyn Store) {
+    let mut tsmc = Security::new(code("2330"), Exchange::Twse, "台積電");
+    tsmc.full_name = Some("台灣積體電路製造股份有限公司".into());
+    tsmc.industry = Some("半導體業".into());
+    let mut umc = Security::new(code("2303"), Exchange::Twse, "聯電");
+    umc.industry = Some("半導體業".into());
+    let hon = Security::new(code("2317"), Exchange::Twse, "鴻海");
+    let mut otc = Security::new(code("6547"), Exchange::Tpex, "高端疫苗");
+    otc.industry = Some("生技醫療業".into());
+    let etf = Security::new(code("00878"), Exchange::Twse, "國泰永續高股息ETF");
+    store
+        .upsert_securities(&[
+            tsmc.clone(),
+            umc.clone(),
+            hon.clone(),
+            otc.clone(),
+            etf.clone(),
+        ])
+        .await
+        .unwrap();
+    let search =
+        |text: Option<&str>, exchange, industry: Option<&str>, after: Option<&str>, limit| {
+            SecurityQuery {
+                text: text.map(Into::into),
+                exchange,
+                industry: industry.map(Into::into),
+                after: after.map(Into::into),
+                limit,
+            }
+        };
+    let codes = |v: Vec<Security>| {
+        v.into_iter()
+            .map(|s| s.code.to_string())
+            .collect::<Vec<_>>()
+    };
+    let found = store
+        .search_securities(&search(Some("23"), None, None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(found),
+        ["2303", "2317", "2330"],
+        "code prefix, in code order"
+    );
+    let found = store
+        .search_securities(&search(Some("台積"), None, None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(codes(found), ["2330"], "short name substring");
+    let found = store
+        .search_securities(&search(Some("積體電路"), None, None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(codes(found), ["2330"], "full name substring");
+    let found = store
+        .search_securities(&search(Some("etf"), None, None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(codes(found), ["00878"], "ASCII without case");
+    let found = store
+        .search_securities(&search(None, Some(Exchange::Tpex), None, None, 10))
+        .await
+        .unwrap();
+    assert_eq!(codes(found), ["6547"], "by exchange");
+    let found = store
+        .search_securities(&search(None, None, Some("半導體業"), None, 10))
+        .await
+        .unwrap();
+    assert_eq!(codes(found), ["2303", "2330"], "by industry");
+    let page1 = store
+        .search_securities(&search(Some("2"), None, None, None, 2))
+        .await
+        .unwrap();
+    assert_eq!(codes(page1), ["2303", "2317"]);
+    let page2 = store
+        .search_securities(&search(Some("2"), None, None, Some("2317"), 2))
+        .await
+        .unwrap();
+    assert_eq!(codes(page2), ["2330"], "the next page after the last code");
+    let none = store
+        .search_securities(&search(Some("(.*"), None, None, None, 10))
+        .await
+        .unwrap();
+    assert!(
+        none.is_empty(),
+        "text is matched literally, never as a pattern"
+    );
+    let err = store
+        .search_securities(&search(None, None, None, None, 0))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+}
+
+/// `alert` finds one alert by id; `alert_notifications` lists what was recorded with it, by
+/// destination, in its current state.
+pub async fn an_alert_is_found_by_id_with_its_notifications(store: &dyn Store) {
+    let a = alert("r1", "2330", at(5, 0));
+    let other = alert("r1", "2317", at(5, 0));
+    let ns = [
+        Notification::pending(a.clone(), "slack"),
+        Notification::pending(a.clone(), "discord"),
+    ];
+    store.record_alert(&a, &ns).await.unwrap();
+    store
+        .record_alert(&other, &[Notification::pending(other.clone(), "slack")])
+        .await
+        .unwrap();
+    assert_eq!(store.alert(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(
+        store
+            .alert(&alert("nope", "2330", at(5, 0)).id)
+            .await
+            .unwrap(),
+        None
+    );
+    store
+        .complete_notification(
+            &ns[0].key,
+            &DeliveryOutcome::Sent {
+                at: at(5, 1),
+                receipt: Some("ts-1".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let of_a = store.alert_notifications(&a.id).await.unwrap();
+    let dests: Vec<&str> = of_a.iter().map(|n| n.destination.as_str()).collect();
+    assert_eq!(
+        dests,
+        ["discord", "slack"],
+        "only this alert's, by destination"
+    );
+    assert_eq!(
+        of_a[1].status,
+        NotificationStatus::Sent,
+        "in their current state"
+    );
+    assert_eq!(of_a[1].attempts, 1);
+    assert_eq!(of_a[0].status, NotificationStatus::Pending);
+    assert!(store
+        .alert_notifications(&alert("nope", "2330", at(5, 0)).id)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Paging with the cursor of the last alert of a page walks every alert once, even when
+/// many share one instant; filters hold across pages.
+pub async fn alerts_page_by_cursor_without_gaps_or_repeats_at_one_instant(store: &dyn Store) {
+    let mut all = Vec::new();
+    for (i, c) in ["1101", "1102", "1216", "1301", "1303", "2002", "2303"]
+        .iter()
+        .enumerate()
+    {
+        // Four alerts at one instant, three at others.
+        let t = if i < 4 { at(3, 0) } else { at(i as u32, 0) };
+        let a = alert("r1", c, t);
+        store.record_alert(&a, &[]).await.unwrap();
+        all.push(a);
+    }
+    let mut expected = all.clone();
+    expected.sort_by(|x, y| (y.triggered_at, y.id).cmp(&(x.triggered_at, x.id)));
+    assert_eq!(
+        store.alerts(&AlertQuery::default()).await.unwrap(),
+        expected
+    );
+    let mut walked = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .alerts(&AlertQuery {
+                after,
+                limit: 2,
+                ..AlertQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(AlertCursor {
+            triggered_at: last.triggered_at,
+            id: last.id,
+        });
+        walked.extend(page);
+    }
+    assert_eq!(walked, expected, "every alert once, in order");
+}
+
+/// Documents are replaced by `(collection, id)`, listed by id with paging, kept apart by
+/// collection, and deleted.
+pub async fn documents_round_trip_page_and_delete(store: &dyn Store) {
+    let v = |n: i64| serde_json::json!({"n": n, "nested": {"list": [1, 2.5, "x"], "ok": true}});
+    for id in ["b", "a", "c"] {
+        store
+            .put_document("settings.test", id, &v(1))
+            .await
+            .unwrap();
+    }
+    store
+        .put_document("settings.test", "a", &v(2))
+        .await
+        .unwrap();
+    store.put_document("other", "a", &v(9)).await.unwrap();
+    assert_eq!(
+        store.document("settings.test", "a").await.unwrap(),
+        Some(v(2)),
+        "replaced"
+    );
+    assert_eq!(store.document("settings.test", "zz").await.unwrap(), None);
+    let page = Page {
+        after: None,
+        limit: 2,
+    };
+    let first = store.documents("settings.test", &page).await.unwrap();
+    let ids: Vec<&str> = first.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"], "by id, one collection only");
+    let next = store
+        .documents(
+            "settings.test",
+            &Page {
+                after: Some("b".into()),
+                limit: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(next, vec![("c".to_owned(), v(1))]);
+    assert!(store.delete_document("settings.test", "a").await.unwrap());
+    assert!(
+        !store.delete_document("settings.test", "a").await.unwrap(),
+        "already gone"
+    );
+    assert_eq!(
+        store.document("other", "a").await.unwrap(),
+        Some(v(9)),
+        "other collection kept"
+    );
+    let err = store
+        .put_document("bad name", "a", &v(1))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");

@@ -8,9 +8,11 @@ use chrono::{Datelike, NaiveDate};
 use experiment_core::model::{DailyBar, Exchange, SecurityCode};
 use serde::Deserialize;
 
+use rust_decimal::Decimal;
+
 use super::{
-    cell_text, collect_rows, json_body, malformed, parse_count, parse_number, parse_signed, Parsed,
-    NO_DATA_STAT,
+    cell_text, collect_rows, json_body, malformed, parse_change, parse_count, parse_number,
+    parse_signed, signed_change, Listed, Parsed, NO_DATA_STAT,
 };
 use crate::model::Institutional;
 use crate::roc::parse_roc_date;
@@ -116,6 +118,7 @@ pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<P
         endpoint: EP,
         fields: &table.fields,
     };
+    let c_change = cols.find("漲跌價差").ok();
     let (c_date, c_vol, c_val, c_open, c_high, c_low, c_close, c_trades) = (
         cols.find("日期")?,
         cols.find("成交股數")?,
@@ -147,8 +150,14 @@ pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<P
             &cell(c_vol),
             &cell(c_val),
             Some(&cell(c_trades)),
+            c_change.and_then(|c| parse_change(&cell(c))),
         )
     }))
+}
+
+/// Whether a row's cells say the security did not trade: no close, or a zero close.
+pub(crate) fn untraded(close: &str) -> bool {
+    parse_number(close).is_none_or(|c| c.is_zero())
 }
 
 /// Builds a validated daily bar from text cells; `Err` says why the row is unusable.
@@ -160,6 +169,7 @@ pub(crate) fn bar(
     volume: &str,
     value: &str,
     trades: Option<&str>,
+    change: Option<Decimal>,
 ) -> std::result::Result<DailyBar, String> {
     let prices = ohlc.map(|c| parse_number(&c));
     let [Some(open), Some(high), Some(low), Some(close)] = prices else {
@@ -182,6 +192,7 @@ pub(crate) fn bar(
         volume,
         value,
         trades: trades.and_then(parse_count),
+        change,
     };
     bar.validate().map_err(|e| e.to_string())?;
     Ok(bar)
@@ -212,6 +223,8 @@ pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
         endpoint: EP,
         fields: &table.fields,
     };
+    let c_name = cols.find("證券名稱").ok();
+    let (c_sign, c_change) = (cols.find("漲跌(+/-)").ok(), cols.find("漲跌價差").ok());
     let (c_code, c_vol, c_trades, c_val, c_open, c_high, c_low, c_close) = (
         cols.find("證券代號")?,
         cols.find("成交股數")?,
@@ -225,9 +238,21 @@ pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
     let label = |i: usize, row: &&Vec<serde_json::Value>| {
         format!("{date} row {} ({})", i + 1, cell_text(row.get(c_code)))
     };
-    Ok(collect_rows(EP, table.data.iter(), label, |row| {
+    let mut listed = Vec::new();
+    let mut parsed = collect_rows(EP, table.data.iter(), label, |row| {
         let cell = |c: usize| cell_text(row.get(c));
         let code = SecurityCode::new(cell(c_code).trim()).map_err(|e| e.to_string())?;
+        listed.push(Listed {
+            code: code.clone(),
+            name: c_name
+                .map(|c| cell(c).trim().to_owned())
+                .unwrap_or_default(),
+            traded: !untraded(&cell(c_close)),
+        });
+        let change = match (c_sign, c_change) {
+            (Some(s), Some(c)) => signed_change(&cell(s), &cell(c)),
+            _ => None,
+        };
         bar(
             &code,
             Exchange::Twse,
@@ -236,8 +261,11 @@ pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
             &cell(c_vol),
             &cell(c_val),
             Some(&cell(c_trades)),
+            change,
         )
-    }))
+    });
+    parsed.listed = listed;
+    Ok(parsed)
 }
 
 /// Parses `rwd/zh/fund/T86`: institutional investors' net buying per security for one day.

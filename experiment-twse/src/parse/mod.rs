@@ -20,6 +20,10 @@ pub struct Parsed<T> {
     pub items: Vec<T>,
     /// Rows that could not be used, each with where and why.
     pub skipped: Vec<Skipped>,
+    /// For the all-market daily reports (`STOCK_DAY_ALL`, `MI_INDEX`, TPEx daily quotes):
+    /// every security the report lists, traded or not, with its name — what market breadth
+    /// counts as "not traded". Empty for other endpoints.
+    pub listed: Vec<Listed>,
 }
 
 impl<T> Default for Parsed<T> {
@@ -27,8 +31,40 @@ impl<T> Default for Parsed<T> {
         Parsed {
             items: Vec::new(),
             skipped: Vec::new(),
+            listed: Vec::new(),
         }
     }
+}
+
+/// One security an all-market daily report lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Its code.
+    pub code: experiment_core::model::SecurityCode,
+    /// Its short name as the report prints it.
+    pub name: String,
+    /// Whether it traded that day.
+    pub traded: bool,
+}
+
+/// The change of a close as the exchanges print it: `+42.00`, `-0.0600`, ` 0.00`, `-0.10 `.
+/// `X0.00` (no comparison: ex-rights or ex-dividend), `除息`/`除權` and `--` are `None`.
+pub fn parse_change(text: &str) -> Option<Decimal> {
+    let t = text.trim();
+    if t.contains('除') {
+        return None;
+    }
+    parse_number(t)
+}
+
+/// `MI_INDEX` prints the sign apart, as HTML (`<p style= color:green>-</p>`, `<p>X</p>` for no
+/// comparison), and the change without it.
+pub(crate) fn signed_change(sign_html: &str, magnitude: &str) -> Option<Decimal> {
+    if sign_html.contains('X') || sign_html.contains('x') {
+        return None;
+    }
+    let m = parse_number(magnitude)?.abs();
+    Some(if sign_html.contains('-') { -m } else { m })
 }
 
 /// Detects the exchange's security block page (HTML saying `FOR SECURITY REASONS`), served
@@ -72,6 +108,7 @@ pub mod mis;
 pub mod openapi;
 pub mod tpex;
 
+pub use crate::industry::{industry_name, INDUSTRIES};
 pub use classic::{institutional, mi_index, stock_day};
 pub use mis::{quotes, Board};
 pub use openapi::{company_profiles, holidays, stock_day_all, tpex_company_profiles, valuations};
@@ -148,6 +185,25 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(endpoint: &str, body: &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_as_the_exchanges_print_them() {
+        assert_eq!(parse_change("+42.00"), Some(Decimal::new(4200, 2)));
+        assert_eq!(parse_change("-0.10 "), Some(Decimal::new(-10, 2)));
+        assert_eq!(parse_change(" 0.00"), Some(Decimal::new(0, 2)));
+        assert_eq!(parse_change("X0.00"), None);
+        assert_eq!(parse_change("除息"), None);
+        assert_eq!(
+            signed_change("<p style= color:green>-</p>", "1.50"),
+            Some(Decimal::new(-150, 2))
+        );
+        assert_eq!(
+            signed_change("<p style= color:red>+</p>", "1.50"),
+            Some(Decimal::new(150, 2))
+        );
+        assert_eq!(signed_change("<p> </p>", "0.00"), Some(Decimal::new(0, 2)));
+        assert_eq!(signed_change("<p>X</p>", "0.00"), None);
+    }
 
     #[test]
     fn numbers_as_twse_prints_them() {

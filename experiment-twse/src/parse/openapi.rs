@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use experiment_core::model::{DailyBar, Exchange, Security, SecurityCode, SecurityKind};
 
-use super::classic::bar;
-use super::{collect_rows, json_body, malformed, parse_number, Parsed};
+use super::classic::{bar, untraded};
+use super::{collect_rows, json_body, malformed, parse_change, parse_number, Listed, Parsed};
 use crate::model::{CalendarDay, Valuation};
 use crate::roc::parse_roc_date;
 use crate::Result;
@@ -59,12 +59,18 @@ pub fn stock_day_all(body: &[u8], date: Option<NaiveDate>) -> Result<Parsed<Dail
             "the body has no Date (the older format): pass the trading date",
         ));
     }
-    Ok(collect_rows(EP, rows, label("Code"), |row| {
+    let mut listed = Vec::new();
+    let mut parsed = collect_rows(EP, rows, label("Code"), |row| {
         let day = match row.get("Date") {
             Some(_) => any_date(&text(row, "Date"))?,
             None => date.ok_or("no Date")?,
         };
         let code = code_of(row, "Code")?;
+        listed.push(Listed {
+            code: code.clone(),
+            name: text(row, "Name"),
+            traded: !untraded(&text(row, "ClosingPrice")),
+        });
         let ohlc = [
             "OpeningPrice",
             "HighestPrice",
@@ -80,8 +86,11 @@ pub fn stock_day_all(body: &[u8], date: Option<NaiveDate>) -> Result<Parsed<Dail
             &text(row, "TradeVolume"),
             &text(row, "TradeValue"),
             Some(&text(row, "Transaction")),
+            parse_change(&text(row, "Change")),
         )
-    }))
+    });
+    parsed.listed = listed;
+    Ok(parsed)
 }
 
 /// Parses `exchangeReport/BWIBBU_ALL`: P/E, dividend yield and P/B per security. An empty
@@ -104,8 +113,18 @@ pub fn valuations(body: &[u8]) -> Result<Parsed<Valuation>> {
     }))
 }
 
+/// The industry's name for an exchange industry code (`24` → `半導體業`); an unknown code is
+/// kept as it is, so nothing is lost.
+fn industry(code: &str) -> Option<String> {
+    let code = code.trim();
+    if code.is_empty() {
+        return None;
+    }
+    Some(crate::industry::industry_name(code).map_or_else(|| code.to_owned(), str::to_owned))
+}
+
 /// Parses `opendata/t187ap03_L` (listed company profiles, Chinese keys) into securities.
-/// `industry` keeps the exchange's industry code (產業別, e.g. `24` for semiconductors).
+/// `industry` is the name of the exchange's industry code (產業別 `24` → `半導體業`).
 ///
 /// # Errors
 /// `Blocked` or `Malformed`.
@@ -119,7 +138,7 @@ pub fn company_profiles(body: &[u8]) -> Result<Parsed<Security>> {
             text(row, "公司簡稱"),
         );
         s.full_name = Some(text(row, "公司名稱")).filter(|n| !n.is_empty());
-        s.industry = Some(text(row, "產業別")).filter(|n| !n.is_empty());
+        s.industry = industry(&text(row, "產業別"));
         s.listed_on = any_date(&text(row, "上市日期")).ok();
         s.kind = SecurityKind::Stock;
         if s.name.is_empty() {
@@ -147,7 +166,7 @@ pub fn tpex_company_profiles(body: &[u8]) -> Result<Parsed<Security>> {
                 text(row, "CompanyAbbreviation"),
             );
             s.full_name = Some(text(row, "CompanyName")).filter(|n| !n.is_empty());
-            s.industry = Some(text(row, "SecuritiesIndustryCode")).filter(|n| !n.is_empty());
+            s.industry = industry(&text(row, "SecuritiesIndustryCode"));
             s.listed_on = any_date(&text(row, "DateOfListing")).ok();
             if s.name.is_empty() {
                 return Err("no short name (CompanyAbbreviation)".into());

@@ -4,8 +4,8 @@ use chrono::NaiveDate;
 use experiment_core::model::{DailyBar, Exchange, SecurityCode};
 use serde::Deserialize;
 
-use super::classic::bar;
-use super::{cell_text, collect_rows, json_body, malformed, Parsed};
+use super::classic::{bar, untraded};
+use super::{cell_text, collect_rows, json_body, malformed, parse_change, Listed, Parsed};
 use crate::{Error, Result};
 
 #[derive(Deserialize)]
@@ -54,6 +54,7 @@ pub fn tpex_daily_quotes(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar
             .position(|f| f.trim() == name)
             .ok_or_else(|| malformed(EP, format!("no '{name}' column")))
     };
+    let (c_name, c_change) = (col("名稱").ok(), col("漲跌").ok());
     let (c_code, c_close, c_open, c_high, c_low, c_vol, c_val, c_trades) = (
         col("代號")?,
         col("收盤")?,
@@ -67,9 +68,17 @@ pub fn tpex_daily_quotes(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar
     let label = |i: usize, row: &&Vec<serde_json::Value>| {
         format!("{date} row {} ({})", i + 1, cell_text(row.get(c_code)))
     };
-    Ok(collect_rows(EP, t.data.iter(), label, |row| {
+    let mut listed = Vec::new();
+    let mut parsed = collect_rows(EP, t.data.iter(), label, |row| {
         let cell = |c: usize| cell_text(row.get(c));
         let code = SecurityCode::new(cell(c_code).trim()).map_err(|e| e.to_string())?;
+        listed.push(Listed {
+            code: code.clone(),
+            name: c_name
+                .map(|c| cell(c).trim().to_owned())
+                .unwrap_or_default(),
+            traded: !untraded(&cell(c_close)),
+        });
         bar(
             &code,
             Exchange::Tpex,
@@ -78,8 +87,11 @@ pub fn tpex_daily_quotes(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar
             &cell(c_vol),
             &cell(c_val),
             Some(&cell(c_trades)),
+            c_change.and_then(|c| parse_change(&cell(c))),
         )
-    }))
+    });
+    parsed.listed = listed;
+    Ok(parsed)
 }
 
 /// Parses the TPEx OpenAPI `tpex_mainboard_daily_close_quotes` (ROC `Date` in each row).
@@ -109,6 +121,7 @@ pub fn tpex_openapi_daily_quotes(body: &[u8]) -> Result<Parsed<DailyBar>> {
                 &text(row, "TradingShares"),
                 &text(row, "TransactionAmount"),
                 Some(&text(row, "TransactionNumber")),
+                parse_change(&text(row, "Change")),
             )
         },
     ))
