@@ -31,6 +31,28 @@ impl From<PolarsError> for StatsError {
 
 type Result<T> = std::result::Result<T, StatsError>;
 
+/// Runs a computation on a thread of its own, outside any async runtime: polars' engine
+/// blocks its thread (and refuses to inside some runtimes), which must never be a thread
+/// that serves requests.
+///
+/// # Errors
+/// The computation's, or a panic in it, as a [`StatsError`].
+pub async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("experiment-stats".into())
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+                .unwrap_or_else(|_| Err(StatsError("the computation panicked".into())));
+            let _ = tx.send(r);
+        })
+        .map_err(|e| StatsError(format!("no thread for the computation: {e}")))?;
+    rx.await
+        .unwrap_or_else(|_| Err(StatsError("the computation stopped".into())))
+}
+
 /// The tick size at `price` (TWSE and TPEx; ETFs, codes starting `00`, have their own).
 pub fn tick(price: Decimal, etf: bool) -> Decimal {
     let p = price;
@@ -74,6 +96,16 @@ fn is_etf(code: &str) -> bool {
     code.starts_with("00")
 }
 
+/// Whether a code is a warrant's (six digits: `03`–`08` at TWSE, `7` at TPEx). Warrants are
+/// left out of every statistic, as the exchanges' own market summaries leave them out:
+/// thousands of them would swamp the stocks.
+pub fn is_warrant(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 6
+        && b.iter().all(u8::is_ascii_digit)
+        && (b[0] == b'7' || (b[0] == b'0' && (b'3'..=b'8').contains(&b[1])))
+}
+
 fn f(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(f64::NAN)
 }
@@ -98,7 +130,7 @@ fn frame(bars: &[DailyBar], securities: &HashMap<String, Security>) -> Result<Da
         Vec::with_capacity(n),
     );
     let (mut up, mut down) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    for b in bars {
+    for b in bars.iter().filter(|b| !is_warrant(b.code.as_str())) {
         let s = securities.get(b.code.as_str());
         code.push(b.code.to_string());
         name.push(s.map(|s| s.name.clone()).unwrap_or_default());
@@ -110,14 +142,16 @@ fn frame(bars: &[DailyBar], securities: &HashMap<String, Security>) -> Result<Da
         volume.push(i64::try_from(b.volume).unwrap_or(i64::MAX));
         value.push(b.value.round().to_i64().unwrap_or(i64::MAX));
         trades.push(b.trades.and_then(|t| i64::try_from(t).ok()));
+        // At the limit, exactly: a security without limits (a leveraged ETF) may close past
+        // the ±10% price, and that is not a limit move.
         let lim = b
             .reference()
             .and_then(|r| limits(r, is_etf(b.code.as_str())));
         up.push(
-            lim.is_some_and(|(u, _)| b.close >= u && b.change.is_some_and(|c| c > Decimal::ZERO)),
+            lim.is_some_and(|(u, _)| b.close == u && b.change.is_some_and(|c| c > Decimal::ZERO)),
         );
         down.push(
-            lim.is_some_and(|(_, d)| b.close <= d && b.change.is_some_and(|c| c < Decimal::ZERO)),
+            lim.is_some_and(|(_, d)| b.close == d && b.change.is_some_and(|c| c < Decimal::ZERO)),
         );
     }
     Ok(df!(
@@ -141,7 +175,7 @@ fn frame(bars: &[DailyBar], securities: &HashMap<String, Security>) -> Result<Da
 pub struct Breadth {
     /// `TWSE`, `TPEx`, or `total`.
     pub market: String,
-    /// Securities with a bar that day.
+    /// Securities with a bar that day (warrants are left out of every count).
     pub traded: u64,
     /// Closed above the reference price.
     pub advancers: u64,
@@ -610,6 +644,18 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn warrants_are_told_apart() {
+        for w in ["030001", "089999", "700123", "712345"] {
+            assert!(is_warrant(w), "{w}");
+        }
+        for s in [
+            "2330", "0050", "006201", "00679B", "00400A", "6547", "020000",
+        ] {
+            assert!(!is_warrant(s), "{s}");
+        }
     }
 
     #[test]

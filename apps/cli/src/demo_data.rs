@@ -188,7 +188,9 @@ pub fn parse_history(code: &SecurityCode, text: &str) -> Result<(Vec<DailyBar>, 
 }
 
 fn kind_of(code: &str) -> SecurityKind {
-    if code.starts_with("00") {
+    if experiment_api::stats::is_warrant(code) {
+        SecurityKind::Warrant
+    } else if code.starts_with("00") {
         SecurityKind::Etf
     } else {
         SecurityKind::Stock

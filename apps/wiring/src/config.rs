@@ -786,7 +786,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case<'_>] = &[
             ("[api]\nlisten = \"nowhere\"", &[], "api.listen"),
             ("[api]\nlistne = \"127.0.0.1:1\"", &[], "unknown field `listne`"),
             ("[bus]\nbackend = \"kafka\"", &[], "bus.brokers: required"),

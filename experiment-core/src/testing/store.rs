@@ -820,7 +820,7 @@ pub async fn alerts_page_by_cursor_without_gaps_or_repeats_at_one_instant(store:
         all.push(a);
     }
     let mut expected = all.clone();
-    expected.sort_by(|x, y| (y.triggered_at, y.id).cmp(&(x.triggered_at, x.id)));
+    expected.sort_by_key(|a| std::cmp::Reverse((a.triggered_at, a.id)));
     assert_eq!(
         store.alerts(&AlertQuery::default()).await.unwrap(),
         expected

@@ -146,11 +146,13 @@ pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<P
             code,
             Exchange::Twse,
             date,
-            [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
-            &cell(c_vol),
-            &cell(c_val),
-            Some(&cell(c_trades)),
-            c_change.and_then(|c| parse_change(&cell(c))),
+            Cells {
+                ohlc: [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
+                volume: &cell(c_vol),
+                value: &cell(c_val),
+                trades: Some(&cell(c_trades)),
+                change: c_change.and_then(|c| parse_change(&cell(c))),
+            },
         )
     }))
 }
@@ -160,17 +162,29 @@ pub(crate) fn untraded(close: &str) -> bool {
     parse_number(close).is_none_or(|c| c.is_zero())
 }
 
+/// The cells of a daily row, as text (the change already read).
+pub(crate) struct Cells<'a> {
+    pub(crate) ohlc: [String; 4],
+    pub(crate) volume: &'a str,
+    pub(crate) value: &'a str,
+    pub(crate) trades: Option<&'a str>,
+    pub(crate) change: Option<Decimal>,
+}
+
 /// Builds a validated daily bar from text cells; `Err` says why the row is unusable.
 pub(crate) fn bar(
     code: &SecurityCode,
     exchange: Exchange,
     date: NaiveDate,
-    ohlc: [String; 4],
-    volume: &str,
-    value: &str,
-    trades: Option<&str>,
-    change: Option<Decimal>,
+    cells: Cells<'_>,
 ) -> std::result::Result<DailyBar, String> {
+    let Cells {
+        ohlc,
+        volume,
+        value,
+        trades,
+        change,
+    } = cells;
     let prices = ohlc.map(|c| parse_number(&c));
     let [Some(open), Some(high), Some(low), Some(close)] = prices else {
         return Err("no trade (prices are '--')".into());
@@ -257,11 +271,13 @@ pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
             &code,
             Exchange::Twse,
             date,
-            [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
-            &cell(c_vol),
-            &cell(c_val),
-            Some(&cell(c_trades)),
-            change,
+            Cells {
+                ohlc: [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
+                volume: &cell(c_vol),
+                value: &cell(c_val),
+                trades: Some(&cell(c_trades)),
+                change,
+            },
         )
     });
     parsed.listed = listed;

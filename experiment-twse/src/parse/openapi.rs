@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use experiment_core::model::{DailyBar, Exchange, Security, SecurityCode, SecurityKind};
 
-use super::classic::{bar, untraded};
+use super::classic::{bar, untraded, Cells};
 use super::{collect_rows, json_body, malformed, parse_change, parse_number, Listed, Parsed};
 use crate::model::{CalendarDay, Valuation};
 use crate::roc::parse_roc_date;
@@ -82,11 +82,13 @@ pub fn stock_day_all(body: &[u8], date: Option<NaiveDate>) -> Result<Parsed<Dail
             &code,
             Exchange::Twse,
             day,
-            ohlc,
-            &text(row, "TradeVolume"),
-            &text(row, "TradeValue"),
-            Some(&text(row, "Transaction")),
-            parse_change(&text(row, "Change")),
+            Cells {
+                ohlc,
+                volume: &text(row, "TradeVolume"),
+                value: &text(row, "TradeValue"),
+                trades: Some(&text(row, "Transaction")),
+                change: parse_change(&text(row, "Change")),
+            },
         )
     });
     parsed.listed = listed;

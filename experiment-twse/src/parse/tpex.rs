@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use experiment_core::model::{DailyBar, Exchange, SecurityCode};
 use serde::Deserialize;
 
-use super::classic::{bar, untraded};
+use super::classic::{bar, untraded, Cells};
 use super::{cell_text, collect_rows, json_body, malformed, parse_change, Listed, Parsed};
 use crate::{Error, Result};
 
@@ -83,11 +83,13 @@ pub fn tpex_daily_quotes(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar
             &code,
             Exchange::Tpex,
             date,
-            [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
-            &cell(c_vol),
-            &cell(c_val),
-            Some(&cell(c_trades)),
-            c_change.and_then(|c| parse_change(&cell(c))),
+            Cells {
+                ohlc: [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
+                volume: &cell(c_vol),
+                value: &cell(c_val),
+                trades: Some(&cell(c_trades)),
+                change: c_change.and_then(|c| parse_change(&cell(c))),
+            },
         )
     });
     parsed.listed = listed;
@@ -117,11 +119,13 @@ pub fn tpex_openapi_daily_quotes(body: &[u8]) -> Result<Parsed<DailyBar>> {
                 &code,
                 Exchange::Tpex,
                 date,
-                ohlc,
-                &text(row, "TradingShares"),
-                &text(row, "TransactionAmount"),
-                Some(&text(row, "TransactionNumber")),
-                parse_change(&text(row, "Change")),
+                Cells {
+                    ohlc,
+                    volume: &text(row, "TradingShares"),
+                    value: &text(row, "TransactionAmount"),
+                    trades: Some(&text(row, "TransactionNumber")),
+                    change: parse_change(&text(row, "Change")),
+                },
             )
         },
     ))

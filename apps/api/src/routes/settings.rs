@@ -432,7 +432,7 @@ pub(crate) async fn delete_destination(
         .rules()
         .await?
         .into_iter()
-        .filter(|r| r.destinations.iter().any(|d| *d == name))
+        .filter(|r| r.destinations.contains(&name))
         .map(|r| r.id.to_string())
         .collect();
     if !users.is_empty() {

@@ -88,11 +88,18 @@ pub(crate) async fn market_stats(
             .await?
         {
             if let Ok(day) = serde_json::from_value::<MarketDay>(doc) {
-                untraded.insert(ex, day.untraded.len() as u64);
+                let n = day
+                    .untraded
+                    .iter()
+                    .filter(|c| !stats::is_warrant(c))
+                    .count();
+                untraded.insert(ex, n as u64);
             }
         }
     }
-    let mut markets = stats::breadth(&bars, &untraded).map_err(internal)?;
+    let mut markets = stats::off_runtime(move || stats::breadth(&bars, &untraded))
+        .await
+        .map_err(internal)?;
     if let Some(ex) = only {
         markets.retain(|m| m.market == ex.as_str());
     }
@@ -162,15 +169,11 @@ pub(crate) async fn movers(
     let names = profiles(&state).await?;
     let by = p.by.unwrap_or_default();
     let direction = p.direction.unwrap_or_default();
-    let items = stats::movers(
-        &bars,
-        &names,
-        by,
-        matches!(direction, Direction::Up),
-        only,
-        limit,
-    )
-    .map_err(internal)?;
+    let descending = matches!(direction, Direction::Up);
+    let items =
+        stats::off_runtime(move || stats::movers(&bars, &names, by, descending, only, limit))
+            .await
+            .map_err(internal)?;
     Ok(Json(MoversResponse {
         date,
         by,
@@ -203,7 +206,9 @@ pub(crate) async fn industries(
     let only = market(p.market.as_deref())?;
     let (date, bars) = cross_section(&state, p.date).await?;
     let names = profiles(&state).await?;
-    let items = stats::industries(&bars, &names, only).map_err(internal)?;
+    let items = stats::off_runtime(move || stats::industries(&bars, &names, only))
+        .await
+        .map_err(internal)?;
     Ok(Json(IndustriesResponse { date, items }))
 }
 
@@ -232,7 +237,9 @@ pub(crate) async fn security_stats(
     // Enough for one year of returns, the 52 weeks and 60 days of volatility.
     let from = date - chrono::Duration::days(400);
     let bars = state.store().daily_bars(&c, from, date).await?;
-    stats::code_stats(c.as_str(), &bars)
+    let code = c.to_string();
+    stats::off_runtime(move || stats::code_stats(&code, &bars))
+        .await
         .map_err(internal)?
         .map(Json)
         .ok_or_else(|| {
