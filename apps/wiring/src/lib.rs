@@ -23,15 +23,18 @@ pub use config::{Config, ConfigError};
 pub use settings::collections;
 
 /// Installs the global logger: text or JSON lines on standard error, filtered by `filter`
-/// (tracing's syntax). Call once, at start.
+/// (tracing's syntax), coloured only on a terminal. Call once, at start.
 ///
 /// # Errors
 /// An invalid filter, naming it.
 pub fn init_logging(filter: &str, json: bool) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .map_err(|e| anyhow::anyhow!("log filter '{filter}': {e}"))?;
+    use std::io::IsTerminal as _;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colours only for people: escape codes in a file or a pipe are noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let installed = if json {
         logs.json().try_init()

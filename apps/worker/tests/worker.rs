@@ -558,3 +558,101 @@ async fn trigger_frequencies_decide_when_quotes_and_closes_fire() {
     .await;
     assert_eq!(out, Outcome::Processed { alerts: 0 });
 }
+
+/// Waits (bounded) until `f` holds.
+async fn eventually(
+    what: &str,
+    mut f: impl FnMut() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>,
+) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !f().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn rules_changed_in_the_store_take_effect_in_a_running_worker() {
+    let store = Arc::new(MemoryStore::new());
+    let config = WorkerConfig {
+        rules_refresh: std::time::Duration::from_millis(50),
+        ..WorkerConfig::default()
+    };
+    let bus = Arc::new(MemoryBus::new());
+    let worker = Arc::new(
+        Worker::new(store.clone(), Arc::new(MemoryCache::new()), config)
+            .with_alert_events(bus.clone(), ""),
+    );
+    let sub = bus.subscribe("workers", &[TOPIC]).await.unwrap();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let (w, s) = (worker.clone(), stop.clone());
+    let running = tokio::spawn(async move { w.run(sub, async move { s.notified().await }).await });
+
+    // No rule yet: bars are stored, nothing fires.
+    publish(&bus, &bars(&[10000, 10100, 10200, 9900])).await;
+    let st = store.clone();
+    eventually("four bars stored", move || {
+        let st = st.clone();
+        Box::pin(async move {
+            st.daily_bars(&SecurityCode::new("2330").unwrap(), day(1), day(31))
+                .await
+                .unwrap()
+                .len()
+                == 4
+        })
+    })
+    .await;
+    assert!(store
+        .alerts(&AlertQuery::default())
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A rule saved while the worker runs (as the API does) fires on the next bar.
+    store.upsert_rule(&rule("close < 100")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    publish(&bus, &bars(&[10000, 10100, 10200, 9900, 9800])[4..]).await;
+    let st = store.clone();
+    eventually("an alert from the new rule", move || {
+        let st = st.clone();
+        Box::pin(async move { st.alerts(&AlertQuery::default()).await.unwrap().len() == 1 })
+    })
+    .await;
+    assert_eq!(
+        bus.len(experiment_core::model::EventKind::Alert.topic()),
+        1,
+        "the alert is published for live streams"
+    );
+
+    // Deleted: it stops firing.
+    store
+        .delete_rule(&RuleId::new("low3").unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut later = bars(&[10000, 10100, 10200, 9900, 9800, 9700]);
+    let sixth = later.split_off(5);
+    publish(&bus, &sixth).await;
+    let st = store.clone();
+    eventually("the sixth bar stored", move || {
+        let st = st.clone();
+        Box::pin(async move {
+            st.daily_bars(&SecurityCode::new("2330").unwrap(), day(1), day(31))
+                .await
+                .unwrap()
+                .len()
+                == 6
+        })
+    })
+    .await;
+    assert_eq!(
+        store.alerts(&AlertQuery::default()).await.unwrap().len(),
+        1,
+        "no alert after the delete"
+    );
+    stop.notify_one();
+    running.await.unwrap().unwrap();
+}

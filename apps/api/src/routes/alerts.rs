@@ -21,6 +21,7 @@ pub(crate) struct AlertParams {
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 1000. Default 50.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 

@@ -38,6 +38,7 @@ pub(crate) struct SecuritiesParams {
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 1000. Default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 
@@ -197,6 +198,7 @@ pub(crate) struct BarsParams {
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 10000. Default 1000.
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
 
@@ -300,6 +302,7 @@ pub(crate) struct IndicatorParams {
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 10000. Default 1000.
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<usize>,
 }
 

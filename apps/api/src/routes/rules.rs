@@ -185,6 +185,7 @@ pub(crate) struct ListParams {
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1 to 1000. Default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 

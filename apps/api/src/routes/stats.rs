@@ -132,6 +132,7 @@ pub(crate) struct MoversParams {
     /// `up`: largest first (gainers, most traded); `down`: smallest first (losers).
     direction: Option<Direction>,
     /// How many, 1 to 200. Default 20.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
     /// Only `TWSE` or `TPEx`.
     market: Option<String>,
