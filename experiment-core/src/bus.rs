@@ -157,6 +157,18 @@ pub trait EventBus: Send + Sync + fmt::Debug + 'static {
     /// Joins consumer group `group` reading `topics`.
     async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscription>>;
 
+    /// Joins `group` like [`EventBus::subscribe`], except that a group with no committed
+    /// position starts at the end of the log instead of its beginning, where the adapter can
+    /// (a live view that has no use for history, such as a stream to browsers). The default
+    /// is [`EventBus::subscribe`]: callers must still expect old records.
+    async fn subscribe_latest(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<Box<dyn Subscription>> {
+        self.subscribe(group, topics).await
+    }
+
     /// Checks that the backend answers now (for readiness probes). The default, for
     /// in-process buses, always succeeds.
     ///

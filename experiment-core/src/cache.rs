@@ -94,6 +94,7 @@ pub trait CacheExt: Cache {
 
 impl<T: Cache + ?Sized> CacheExt for T {}
 
-fn quote_key(code: &SecurityCode) -> String {
+/// The key of a code's latest quote (`quote:{code}`), whose value is the quote as JSON.
+pub fn quote_key(code: &SecurityCode) -> String {
     format!("quote:{code}")
 }

@@ -131,6 +131,37 @@ impl RateLimiter {
     }
 }
 
+/// The longest wait a server may impose on us (`Retry-After`, a body's `retry_after`): an
+/// hour. A longer or absurd value (`1e20`) is read as this, so no server can stall delivery
+/// for days or make time arithmetic overflow.
+pub const MAX_SERVER_DELAY: Duration = Duration::from_secs(3600);
+
+/// A wait a server asked for, in seconds: `None` unless it is a finite number >= 0, and at
+/// most [`MAX_SERVER_DELAY`]. Every `Retry-After` is read through this one rule.
+///
+/// ```
+/// use std::time::Duration;
+/// use experiment_core::limit::{server_delay, MAX_SERVER_DELAY};
+/// assert_eq!(server_delay(1.5), Some(Duration::from_millis(1500)));
+/// assert_eq!(server_delay(1e20), Some(MAX_SERVER_DELAY));
+/// assert_eq!(server_delay(f64::NAN), None);
+/// assert_eq!(server_delay(-1.0), None);
+/// ```
+pub fn server_delay(secs: f64) -> Option<Duration> {
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    Some(
+        Duration::try_from_secs_f64(secs.min(MAX_SERVER_DELAY.as_secs_f64()))
+            .unwrap_or(MAX_SERVER_DELAY),
+    )
+}
+
+/// [`server_delay`] of a header's text (`"2"`, `" 1.5 "`); dates are not read.
+pub fn server_delay_text(text: &str) -> Option<Duration> {
+    text.trim().parse::<f64>().ok().and_then(server_delay)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,3 +54,68 @@ async fn bars_are_stored_with_decimal128_prices() {
     }
     assert_eq!(raw.get_str("date").unwrap(), "2025-05-02");
 }
+
+#[tokio::test]
+async fn documents_an_older_version_wrote_are_migrated_on_connect() {
+    use experiment_core::mongodb::driver::bson::{doc, Document};
+    use experiment_core::store::{AlertQuery, SecurityQuery, Store};
+    let Some(uri) = backend_from_env("EXPERIMENT_TEST_MONGODB_URI", "mongodb") else {
+        return;
+    };
+    let db = unique("exp").replace('-', "_");
+    let client = experiment_core::mongodb::driver::Client::with_uri_str(&uri)
+        .await
+        .unwrap();
+    let database = client.database(&db);
+    // A security, an alert and a notification as the previous version stored them: the
+    // model under `doc`, without the fields the new queries read.
+    let t = chrono::DateTime::from_timestamp(1_746_163_800, 0).unwrap();
+    let alert = experiment_core::testing::store::alert("r1", "2330", t);
+    let notification = experiment_core::model::Notification::pending(alert.clone(), "slack");
+    let mut tsmc = experiment_core::model::Security::new(
+        experiment_core::model::SecurityCode::new("2330").unwrap(),
+        experiment_core::model::Exchange::Twse,
+        "台積電",
+    );
+    tsmc.industry = Some("半導體業".into());
+    database
+        .collection::<Document>("securities")
+        .insert_one(doc! {"_id": "2330", "doc": experiment_core::mongodb::driver::bson::to_bson(&tsmc).unwrap()})
+        .await
+        .unwrap();
+    database
+        .collection::<Document>("alerts")
+        .insert_one(doc! {
+            "_id": alert.id.to_string(),
+            "t": experiment_core::mongodb::driver::bson::DateTime::from_millis(t.timestamp_millis()),
+            "code": "2330",
+            "rule": "r1",
+            "doc": experiment_core::mongodb::driver::bson::to_bson(&alert).unwrap(),
+        })
+        .await
+        .unwrap();
+    database
+        .collection::<Document>("notifications")
+        .insert_one(doc! {
+            "_id": notification.key.to_string(),
+            "status": "pending",
+            "due": experiment_core::mongodb::driver::bson::DateTime::from_millis(t.timestamp_millis()),
+            "attempts": 0i64,
+            "doc": experiment_core::mongodb::driver::bson::to_bson(&notification).unwrap(),
+        })
+        .await
+        .unwrap();
+    let store = MongoStore::connect(&uri, &db).await.unwrap();
+    let found = store
+        .search_securities(&SecurityQuery {
+            industry: Some("半導體業".into()),
+            ..SecurityQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the industry field was added");
+    let alerts = store.alerts(&AlertQuery::default()).await.unwrap();
+    assert_eq!(alerts.len(), 1, "the alert is listed by its time");
+    let ns = store.alert_notifications(&alert.id).await.unwrap();
+    assert_eq!(ns.len(), 1, "the notification is found by its alert");
+}

@@ -92,8 +92,7 @@ impl Notifier for Discord {
             let body_wait = serde_json::from_str::<Value>(&resp.body)
                 .ok()
                 .and_then(|v| v.get("retry_after").and_then(Value::as_f64))
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(Duration::from_secs_f64);
+                .and_then(experiment_core::limit::server_delay);
             return Err(Error::RateLimited {
                 retry_after: body_wait.or_else(|| http::retry_after(&resp.headers)),
             });

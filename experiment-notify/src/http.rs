@@ -76,11 +76,7 @@ impl Endpoint {
 
 /// `Retry-After` as seconds (Slack, Discord and most services send seconds, not dates).
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+    experiment_core::limit::server_delay_text(headers.get(RETRY_AFTER)?.to_str().ok()?)
 }
 
 /// Classifies a non-success HTTP status: 429 → `RateLimited`, 5xx and 408 → `Unavailable`,

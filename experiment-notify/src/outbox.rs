@@ -157,7 +157,12 @@ impl OutboxSender {
                     .delay(n.attempts + 1, e.retry_after(), n.key.0.as_u128());
                 tracing::warn!(key = %n.key, destination = %n.destination, error = %e, ?delay, "delivery failed; will retry");
                 DeliveryOutcome::Retry {
-                    retry_at: now + chrono::Duration::from_std(delay).unwrap_or_default(),
+                    // Delays are capped (experiment_core::limit::MAX_SERVER_DELAY), but the
+                    // arithmetic never trusts that.
+                    retry_at: chrono::Duration::from_std(delay)
+                        .ok()
+                        .and_then(|d| now.checked_add_signed(d))
+                        .unwrap_or(now),
                     error: e.to_string(),
                 }
             }

@@ -111,7 +111,7 @@ impl Notifier for Telegram {
                     .parameters
                     .as_ref()
                     .and_then(|p| p.retry_after)
-                    .map(Duration::from_secs);
+                    .and_then(|s| experiment_core::limit::server_delay(s as f64));
                 return Err(Error::RateLimited {
                     retry_after: wait.or_else(|| http::retry_after(&resp.headers)),
                 });

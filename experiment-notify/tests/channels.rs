@@ -481,3 +481,46 @@ fn configuration_errors_name_the_destination_and_the_field() {
     assert_eq!(built.destination(), "s");
     assert!(!format!("{d:?} {built:?}").contains("ZZZ"));
 }
+
+// ---------------------------------------------------------------- hostile Retry-After
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_capped_never_a_panic() {
+    let server = MockServer::start().await;
+    for (p, header) in [
+        ("/huge", "1e20"),
+        ("/inf", "inf"),
+        ("/neg", "-5"),
+        ("/text", "soon"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", header))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/discord"))
+        .respond_with(
+            ResponseTemplate::new(429).set_body_json(serde_json::json!({"retry_after": 1e300})),
+        )
+        .mount(&server)
+        .await;
+    let hook =
+        |p: &str| SlackWebhook::new("s", Secret::new(format!("{}{p}", server.uri())), T).unwrap();
+    let cap = experiment_core::limit::MAX_SERVER_DELAY;
+    let err = hook("/huge").send(&notification()).await.unwrap_err();
+    assert_eq!(err.retry_after(), Some(cap), "{err:?}");
+    for p in ["/inf", "/neg", "/text"] {
+        let err = hook(p).send(&notification()).await.unwrap_err();
+        assert!(
+            matches!(err, Error::RateLimited { retry_after: None }),
+            "{p}: {err:?}"
+        );
+    }
+    let d = Discord::new("dc", Secret::new(format!("{}/discord", server.uri())), T).unwrap();
+    assert_eq!(
+        d.send(&notification()).await.unwrap_err().retry_after(),
+        Some(cap)
+    );
+}

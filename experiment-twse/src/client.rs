@@ -301,8 +301,7 @@ impl TwseClient {
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                        .and_then(experiment_core::limit::server_delay_text);
                     let body = resp.bytes().await.map_err(|e| Error::Transport {
                         endpoint: endpoint.to_owned(),
                         source: e.without_url(),

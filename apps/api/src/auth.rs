@@ -109,32 +109,85 @@ pub fn is_write(method: &Method, path: &str) -> bool {
         || (path.starts_with("/v1/rules/") && path.ends_with("/backtest")))
 }
 
-/// Middleware: checks the key where one is needed.
-pub async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let write = is_write(req.method(), req.uri().path());
-    let needed = write || state.config().protect_reads;
-    if needed {
-        let keys = state.keys();
-        match presented_key(req.headers()) {
-            None if keys.is_empty() && write => {
-                return ApiError::unauthorized(
-                    "writes are closed: no API key is configured (set [api] keys or EXPERIMENT_API_KEYS)",
-                )
-                .into_response()
+/// Whether a read shows settings that are nobody else's business (destinations: webhook
+/// hosts, channel and chat ids), and so needs a key whatever `protect_reads` says.
+pub fn is_private_read(path: &str) -> bool {
+    path == "/v1/destinations" || path.starts_with("/v1/destinations/")
+}
+
+/// Middleware: the rate limit, then the key where one is needed (one layer, not two: this
+/// runs on every request).
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(limit) = state.limit() else {
+        return match check_key(&state, &req) {
+            Some(refused) => refused,
+            None => next.run(req).await,
+        };
+    };
+    let who = client_of(&state, &req);
+    match limit.check(who) {
+        Ok(headers) => {
+            let mut res = match check_key(&state, &req) {
+                Some(refused) => refused,
+                None => next.run(req).await,
+            };
+            for (name, value) in headers {
+                res.headers_mut().insert(name, value);
             }
-            None => {
-                return ApiError::unauthorized(
-                    "this request needs an API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
-                )
-                .into_response()
-            }
-            Some(k) if !keys.accepts(k) => {
-                return ApiError::forbidden("the API key is not valid").into_response()
-            }
-            Some(_) => {}
+            res
+        }
+        Err((e, wait)) => {
+            let mut res = e.into_response();
+            res.headers_mut()
+                .insert("ratelimit-limit", HeaderValue::from(limit.burst));
+            res.headers_mut()
+                .insert("ratelimit-remaining", HeaderValue::from(0u32));
+            res.headers_mut()
+                .insert("ratelimit-reset", HeaderValue::from(wait));
+            res
         }
     }
-    next.run(req).await
+}
+
+/// The answer refusing a request for want of a valid key, or `None` to let it through.
+fn check_key(state: &AppState, req: &Request) -> Option<Response> {
+    let path = req.uri().path();
+    let write = is_write(req.method(), path);
+    let needed = write || state.config().protect_reads || is_private_read(path);
+    if !needed {
+        return None;
+    }
+    let keys = state.keys();
+    match presented_key(req.headers()) {
+        None if keys.is_empty() && write => Some(
+            ApiError::unauthorized(
+                "writes are closed: no API key is configured (set [api] keys or EXPERIMENT_API_KEYS)",
+            )
+            .into_response(),
+        ),
+        None => Some(
+            ApiError::unauthorized(
+                "this request needs an API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`",
+            )
+            .into_response(),
+        ),
+        Some(k) if !keys.accepts(k) => {
+            Some(ApiError::forbidden("the API key is not valid").into_response())
+        }
+        Some(_) => None,
+    }
+}
+
+/// Whom a request's allowance belongs to: its key when the key is valid (made-up keys must
+/// not buy fresh allowances), else its address.
+fn client_of(state: &AppState, req: &Request) -> String {
+    match presented_key(req.headers()).filter(|k| state.keys().accepts(k)) {
+        Some(k) => format!("key:{}", hex::encode(&digest(k)[..8])),
+        None => match req.extensions().get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
+            None => "anonymous".to_owned(),
+        },
+    }
 }
 
 type Keyed =
@@ -176,7 +229,7 @@ impl KeyedLimit {
 
     /// Takes one request of `who`'s allowance: the `RateLimit-*` headers on success, or the
     /// 429 to answer.
-    fn check(&self, who: String) -> Result<[(&'static str, HeaderValue); 3], ApiError> {
+    fn check(&self, who: String) -> Result<[(&'static str, HeaderValue); 3], (ApiError, u64)> {
         // Forget idle keys now and then, so the table stays as small as the active clients.
         if self.calls.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             self.limiter.retain_recent();
@@ -194,45 +247,17 @@ impl KeyedLimit {
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-                Err(ApiError::too_many_requests(
-                    format!(
-                        "rate limit of {} requests per second (bursts of {}) reached; retry in {secs} s",
-                        self.per_second, self.burst
+                Err((
+                    ApiError::too_many_requests(
+                        format!(
+                            "rate limit of {} requests per second (bursts of {}) reached; retry in {secs} s",
+                            self.per_second, self.burst
+                        ),
+                        secs,
                     ),
                     secs,
                 ))
             }
-        }
-    }
-}
-
-/// Middleware: applies the per-key limit and sets the `RateLimit-*` headers.
-pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(limit) = state.limit() else {
-        return next.run(req).await;
-    };
-    let who = match presented_key(req.headers()) {
-        Some(k) => format!("key:{}", hex::encode(&digest(k)[..8])),
-        None => match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
-            None => "anonymous".to_owned(),
-        },
-    };
-    match limit.check(who) {
-        Ok(headers) => {
-            let mut res = next.run(req).await;
-            for (name, value) in headers {
-                res.headers_mut().insert(name, value);
-            }
-            res
-        }
-        Err(e) => {
-            let mut res = e.into_response();
-            res.headers_mut()
-                .insert("ratelimit-limit", HeaderValue::from(limit.burst));
-            res.headers_mut()
-                .insert("ratelimit-remaining", HeaderValue::from(0u32));
-            res
         }
     }
 }
@@ -300,8 +325,9 @@ mod tests {
         assert!(limit.check("a".into()).is_ok());
         let ok = limit.check("a".into()).unwrap();
         assert_eq!(ok[1].1, HeaderValue::from(0u32), "no burst left");
-        let err = limit.check("a".into()).unwrap_err();
+        let (err, wait) = limit.check("a".into()).unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        assert!(wait >= 1);
         assert!(
             limit.check("b".into()).is_ok(),
             "another key has its own allowance"

@@ -178,17 +178,30 @@ impl From<experiment_core::Error> for ApiError {
             E::NotFound { .. } => ApiError::not_found(e.to_string()),
             E::Unavailable { .. } | E::Timeout { .. } | E::RateLimited { .. } => {
                 let wait = e.retry_after().map_or(5, |d| d.as_secs().clamp(1, 300));
+                // The details (server addresses) go to the log, not to callers.
                 tracing::warn!(error = %e, "backend unavailable");
                 ApiError::unavailable(
-                    format!("a backend is unavailable, try again shortly: {e}"),
+                    format!("{} is unavailable; try again shortly", backend_of(&e)),
                     wait,
                 )
             }
             _ => {
                 tracing::error!(error = %e, "request failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the server could not read what it stored; it was logged",
+                )
             }
         }
+    }
+}
+
+/// The backend an error is about, in words that name no server.
+pub(crate) fn backend_of(e: &experiment_core::Error) -> String {
+    match e {
+        experiment_core::Error::Unavailable { backend, .. } => format!("the {backend} backend"),
+        experiment_core::Error::Timeout { .. } => "a backend (timed out)".into(),
+        _ => "a backend".into(),
     }
 }
 

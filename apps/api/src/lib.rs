@@ -69,6 +69,9 @@ pub use error::{ApiError, Problem};
 pub use metrics::Metrics;
 pub use stream::Hub;
 
+/// Most items one ingest request may carry.
+pub const INGEST_MAX_ITEMS: usize = 10_000;
+
 pub use experiment_wiring::collections;
 
 /// What an exchange's all-market report of a day said beyond its bars.
@@ -85,7 +88,42 @@ pub fn market_day_id(exchange: Exchange, date: NaiveDate) -> String {
     format!("{}:{date}", exchange.as_str())
 }
 
+/// An answer and when it was computed.
+type Memoized = (std::time::Instant, Arc<Vec<u8>>);
+
+/// Answers of the statistics endpoints, kept for [`MEMO_TTL`]: they are computed from a
+/// whole cross-section of the market, which changes once a day, and dashboards poll them.
+#[derive(Default)]
+pub(crate) struct Memo {
+    entries: std::sync::Mutex<std::collections::HashMap<String, Memoized>>,
+}
+
+/// How long a statistics answer is served again before it is computed anew.
+pub const MEMO_TTL: Duration = Duration::from_secs(10);
+
+impl Memo {
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Vec<u8>>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < MEMO_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn put(&self, key: String, value: Arc<Vec<u8>>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= 512 {
+            entries.retain(|_, (at, _)| at.elapsed() < MEMO_TTL);
+            if entries.len() >= 512 {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (std::time::Instant::now(), value));
+    }
+}
+
 struct Inner {
+    memo: Memo,
     store: Arc<dyn Store>,
     cache: Arc<dyn Cache>,
     bus: Arc<dyn EventBus>,
@@ -153,6 +191,7 @@ impl AppState {
         let hub = Arc::new(Hub::new(config.stream_replay));
         AppState {
             inner: Arc::new(Inner {
+                memo: Memo::default(),
                 store,
                 cache,
                 bus,
@@ -169,6 +208,10 @@ impl AppState {
                 config,
             }),
         }
+    }
+
+    pub(crate) fn memo(&self) -> &Memo {
+        &self.inner.memo
     }
 
     /// The store.
@@ -251,7 +294,6 @@ impl AppState {
                         s.bus().clone(),
                         s.topic_prefix().to_owned(),
                         s.hub().clone(),
-                        s.started(),
                         t.clone(),
                     )
                     .await;

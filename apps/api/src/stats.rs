@@ -40,6 +40,15 @@ type Result<T> = std::result::Result<T, StatsError>;
 pub async fn off_runtime<T: Send + 'static>(
     f: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
+    // As many computations at once as there are cores; more would only queue in the kernel.
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|_| StatsError("the statistics pool is closed".into()))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("experiment-stats".into())
@@ -87,8 +96,8 @@ pub fn limits(reference: Decimal, etf: bool) -> Option<(Decimal, Decimal)> {
     let raw_down = reference.checked_mul(Decimal::new(9, 1))?;
     let t_up = tick(raw_up, etf);
     let t_down = tick(raw_down, etf);
-    let up = (raw_up / t_up).floor() * t_up;
-    let down = (raw_down / t_down).ceil() * t_down;
+    let up = raw_up.checked_div(t_up)?.floor().checked_mul(t_up)?;
+    let down = raw_down.checked_div(t_down)?.ceil().checked_mul(t_down)?;
     Some((up.normalize(), down.normalize()))
 }
 
@@ -565,7 +574,10 @@ pub fn code_stats(code: &str, bars: &[DailyBar]) -> Result<Option<CodeStats>> {
         return Ok(None);
     };
     let date = last.date;
-    let year_ago = date - Duration::days(365);
+    let back = |days: i64| date.checked_sub_signed(Duration::days(days));
+    let Some(year_ago) = back(365) else {
+        return Ok(None);
+    };
     let window: Vec<&DailyBar> = bars.iter().filter(|b| b.date > year_ago).collect();
     let hi = window
         .iter()
@@ -595,9 +607,9 @@ pub fn code_stats(code: &str, bars: &[DailyBar]) -> Result<Option<CodeStats>> {
         (!then.is_zero()).then(|| round4((f(last.close) / f(then) - 1.0) * 100.0))
     };
     let months_back = |m: u32| date.checked_sub_months(chrono::Months::new(m));
-    let ytd_base = NaiveDate::from_ymd_opt(date.year() - 1, 12, 31);
+    let ytd_base = NaiveDate::from_ymd_opt(date.year().saturating_sub(1), 12, 31);
     let returns = Returns {
-        w1: ret(Some(date - Duration::days(7))),
+        w1: ret(back(7)),
         m1: ret(months_back(1)),
         m3: ret(months_back(3)),
         ytd: ret(ytd_base),

@@ -128,7 +128,9 @@ impl Hub {
             return None;
         }
         st.seen_order.push_back(event.id.0);
-        while st.seen_order.len() > self.capacity.max(4096) {
+        // Long enough to cover one full ingest request arriving twice (directly and through
+        // the log tap).
+        while st.seen_order.len() > self.capacity.max(2 * crate::INGEST_MAX_ITEMS) {
             if let Some(old) = st.seen_order.pop_front() {
                 st.seen.remove(&old);
             }
@@ -166,7 +168,9 @@ impl Hub {
             return (rx, Vec::new(), false);
         };
         let oldest = st.buffer.front().map_or(st.next, |e| e.id);
-        let missed = last.saturating_add(1) < oldest;
+        // An id from the future (another replica, or a restart with the clock set back) is
+        // as unknown as one too old: say so, and go on from now.
+        let missed = last.saturating_add(1) < oldest || last >= st.next;
         let replay = st.buffer.iter().filter(|e| e.id > last).cloned().collect();
         (rx, replay, missed)
     }
@@ -222,6 +226,12 @@ pub fn respond(
     gauge: Gauge,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let (rx, replay, missed) = hub.subscribe(last_event_id);
+    // After an unknown id, everything from now on is new to this client.
+    let last_event_id = if missed {
+        replay.first().map(|e| e.id.saturating_sub(1)).or(Some(0))
+    } else {
+        last_event_id
+    };
     gauge.inc();
     let notice = missed.then(|| {
         SseEvent::default()
@@ -281,8 +291,9 @@ pub fn respond(
 }
 
 /// Feeds the hub from the event log until `token` is cancelled: quotes, daily bars and
-/// alerts, in a consumer group of this API instance's own. Events older than a minute before
-/// `since` (a new group starts at the log's beginning) are read but not streamed.
+/// alerts, in a consumer group of this tap's own that starts at the end of the log where the
+/// bus can (Kafka). Events stamped more than a minute before the tap started (a bus that
+/// starts new groups at the beginning) are read but not streamed.
 ///
 /// # Errors
 /// When the subscription fails (the supervisor restarts the tap).
@@ -290,16 +301,16 @@ pub async fn tap(
     bus: Arc<dyn EventBus>,
     prefix: String,
     hub: Arc<Hub>,
-    since: chrono::DateTime<Utc>,
     token: CancellationToken,
 ) -> experiment_core::Result<()> {
+    let since = Utc::now();
     let topics: Vec<String> = [EventKind::Quote, EventKind::DailyBar, EventKind::Alert]
         .iter()
         .map(|k| format!("{prefix}{}", k.topic()))
         .collect();
     let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
     let group = format!("experiment-api-stream-{}", Uuid::new_v4().simple());
-    let mut sub = bus.subscribe(&group, &refs).await?;
+    let mut sub = bus.subscribe_latest(&group, &refs).await?;
     let horizon = since - chrono::Duration::minutes(1);
     loop {
         let d = tokio::select! {
@@ -360,5 +371,8 @@ mod tests {
         let (_, replay, missed) = hub.subscribe(Some(replay[0].id));
         assert!(!missed);
         assert_eq!(replay.len(), 2);
+        let (_, replay, missed) = hub.subscribe(Some(u64::MAX - 1));
+        assert!(missed, "an id from the future is unknown");
+        assert_eq!(replay.len(), 0);
     }
 }

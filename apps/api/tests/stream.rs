@@ -167,6 +167,14 @@ async fn a_client_too_far_behind_is_told_and_shutdown_sends_a_last_event() {
     let got = events(open(&app, "/v1/stream", Some("1")).await, 3).await;
     assert_eq!(got[0].1, "lagged", "{got:?}");
     assert_eq!(got.len(), 3, "then the two still buffered: {got:?}");
+    // An id this hub never gave (another replica's): told, then served from now on.
+    let future = open(&app, "/v1/stream", Some("18446744073709551000")).await;
+    let told = events_within(future, 1, Duration::from_millis(500)).await;
+    assert_eq!(
+        told.first().map(|e| e.1.as_str()),
+        Some("lagged"),
+        "{told:?}"
+    );
     let body = open(&app, "/v1/stream", None).await;
     token.cancel();
     let last = events(body, 1).await;

@@ -7,19 +7,21 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use chrono::{NaiveTime, Utc};
 use clap::Parser;
-use experiment_core::model::{market_date, MARKET_TZ};
+use experiment_core::model::{market_date, SecurityCode, MARKET_TZ};
 use experiment_core::Error;
 use experiment_feeder::Feeder;
 use experiment_twse::calendar::TradingCalendar;
 use experiment_twse::source::{DailySource, MisSource};
 use experiment_twse::{Channel, TwseClient, TwseConfig};
-use experiment_wiring::backends::connect_bus;
+use experiment_wiring::backends::{connect_bus, connect_cache};
 use experiment_wiring::config::{BusBackend, Config, CONFIG_ENV};
+use experiment_wiring::settings::cached_watchlist;
 use experiment_wiring::{init_logging, shutdown_token};
 
 /// Polls MIS real-time quotes for a watchlist while the market is open and the day's closing
 /// bars of every security after the close, and publishes them to Kafka. Follows the
-/// exchange's holiday calendar; stops on Ctrl-C or SIGTERM.
+/// exchange's holiday calendar, and the watchlist the API publishes in the shared cache
+/// (`[cache]`, Redis); stops on Ctrl-C or SIGTERM.
 ///
 /// Settings come from the configuration file and `EXPERIMENT_*` variables (see
 /// docs/configuration.md); the flags override both.
@@ -95,6 +97,18 @@ impl Args {
     }
 }
 
+/// Both markets' MIS channels of each valid code (an invalid one is logged and left out).
+fn channels_of(codes: &[String]) -> Vec<Channel> {
+    let mut channels = Vec::new();
+    for c in codes {
+        match SecurityCode::new(c.trim()) {
+            Ok(code) => channels.extend(Channel::both(&code)),
+            Err(e) => tracing::warn!(code = %c, error = %e, "watchlist entry skipped"),
+        }
+    }
+    channels
+}
+
 async fn round(name: &str, feeder: &Feeder) -> Duration {
     match feeder.run_once(Utc::now()).await {
         Ok(r) => {
@@ -143,19 +157,22 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let client = TwseClient::new(twse).context("configuring the TWSE client")?;
-    let mut channels = Vec::new();
-    for c in f.watchlist_codes()? {
-        channels.extend(Channel::both(&c));
-    }
+    let mut watchlist = f.watchlist.clone();
+    let mut channels = channels_of(&watchlist);
     let daily_after = f.daily_after_time()?;
     // The topic prefix is the bus's own (KafkaConfig); the feeder adds none of its own.
-    let quotes = Feeder::new(
-        Arc::new(MisSource::new(client.clone(), channels.clone())),
-        bus.clone(),
-        "",
-    )
-    .with_seed_compat(f.seed_compat);
-    let daily = Feeder::new(Arc::new(DailySource::new(client.clone())), bus, "");
+    let quotes_for = |channels: &[Channel]| {
+        Feeder::new(
+            Arc::new(MisSource::new(client.clone(), channels.to_vec())),
+            bus.clone(),
+            "",
+        )
+        .with_seed_compat(f.seed_compat)
+    };
+    let mut quotes = quotes_for(&channels);
+    let daily = Feeder::new(Arc::new(DailySource::new(client.clone())), bus.clone(), "");
+    // The API publishes the watchlist in the shared cache (with Redis, every feeder sees it).
+    let cache = connect_cache(&config.cache).await?;
 
     if args.once {
         if !channels.is_empty() {
@@ -175,6 +192,16 @@ async fn main() -> anyhow::Result<()> {
     let token = shutdown_token();
     let mut daily_done = None;
     loop {
+        match cached_watchlist(cache.as_ref()).await {
+            Ok(Some(list)) if list != watchlist => {
+                tracing::info!(codes = list.len(), "the watchlist changed");
+                watchlist = list;
+                channels = channels_of(&watchlist);
+                quotes = quotes_for(&channels);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not read the watchlist from the cache"),
+        }
         let now = Utc::now();
         let today = market_date(now);
         let mut wait = Duration::from_secs(30);

@@ -423,8 +423,15 @@ pub const ENV_ALIASES: &[(&str, &str)] = &[
 /// Keys whose environment value is a comma-separated list.
 const LIST_KEYS: &[&str] = &["api.keys", "feeder.watchlist"];
 
-/// Keys that hold secrets: their values never appear in errors.
-const SECRET_KEYS: &[&str] = &["api.keys", "store.uri", "cache.url"];
+/// Keys that hold secrets (or may: any librdkafka property, any destination field): their
+/// values never appear in errors.
+const SECRET_KEYS: &[&str] = &[
+    "api.keys",
+    "store.uri",
+    "cache.url",
+    "bus.properties",
+    "destinations",
+];
 
 /// The variable naming the configuration file.
 pub const CONFIG_ENV: &str = "EXPERIMENT_CONFIG";
@@ -500,6 +507,25 @@ impl Config {
                     _ => continue,
                 },
             };
+            if let Some(property) = key.strip_prefix("bus.properties.") {
+                // librdkafka's names have dots, which variable names cannot: `SASL_USERNAME`
+                // is `sasl.username`. Values stay text (a password of digits is no number).
+                let property = property.replace('_', ".");
+                let props = root
+                    .entry("bus")
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .and_then(|bus| {
+                        bus.entry("properties")
+                            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                            .as_table_mut()
+                    })
+                    .ok_or_else(|| {
+                        ConfigError::new(name.clone(), "bus.properties is not a table")
+                    })?;
+                props.insert(property, toml::Value::String(value.clone()));
+                continue;
+            }
             set_key(&mut root, &key, env_value(&key, value))
                 .map_err(|m| ConfigError::new(name.clone(), m))?;
         }
@@ -808,6 +834,28 @@ mod tests {
             let err = Config::from_toml_str(file, env(e)).unwrap_err().to_string();
             assert!(err.contains(want), "{file:?}: {err}");
         }
+    }
+
+    #[test]
+    fn librdkafka_properties_come_from_the_environment_as_text() {
+        let c = Config::from_toml_str(
+            "[bus.properties]\n\"security.protocol\" = \"SASL_SSL\"",
+            env(&[("EXPERIMENT_BUS__PROPERTIES__SASL_PASSWORD", "123456")]),
+        )
+        .unwrap();
+        assert_eq!(c.bus.properties["sasl.password"], "123456");
+        assert_eq!(
+            c.bus.properties["security.protocol"], "SASL_SSL",
+            "the file's stay"
+        );
+        assert!(!format!("{:?}", c.bus).contains("123456"));
+        let err = Config::from_toml_str("[bus.properties]\n\"sasl.password\" = 123456", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bus.properties") && !err.contains("123456"),
+            "{err}"
+        );
     }
 
     #[test]

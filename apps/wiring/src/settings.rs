@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use experiment_core::store::Page;
-use experiment_core::{Notifier, Result, Store};
+use experiment_core::{Cache, Notifier, Result, Store};
 use experiment_notify::DestinationConfig;
 
 /// Document collections of the settings.
@@ -96,6 +96,25 @@ impl DestinationWatch {
     }
 }
 
+/// The shared-cache key under which the API publishes the watchlist for the feeders (which
+/// share the cache, not the store): `{"codes": [...]}`, no expiry.
+pub const WATCHLIST_CACHE_KEY: &str = "settings:watchlist";
+
+/// The watchlist the API last published in the shared cache, if any.
+///
+/// # Errors
+/// Cache errors.
+pub async fn cached_watchlist(cache: &dyn Cache) -> Result<Option<Vec<String>>> {
+    Ok(cache.get(WATCHLIST_CACHE_KEY).await?.and_then(|bytes| {
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        v.get("codes")?.as_array().map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+    }))
+}
+
 /// The watchlist saved through the API, else `configured`.
 ///
 /// # Errors
@@ -147,6 +166,20 @@ mod tests {
         let next = watch.changed(&store, &configured).await.unwrap().unwrap();
         let names: Vec<&str> = next.iter().map(|n| n.destination()).collect();
         assert_eq!(names, ["console", "hook"], "the broken one is skipped");
+    }
+
+    #[tokio::test]
+    async fn the_cached_watchlist_is_read_back() {
+        let cache = experiment_core::memory::MemoryCache::new();
+        assert_eq!(cached_watchlist(&cache).await.unwrap(), None);
+        cache
+            .set(WATCHLIST_CACHE_KEY, br#"{"codes": ["2330", "t00"]}"#, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            cached_watchlist(&cache).await.unwrap(),
+            Some(vec!["2330".to_owned(), "t00".to_owned()])
+        );
     }
 
     #[tokio::test]

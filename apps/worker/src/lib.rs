@@ -147,9 +147,15 @@ struct Looked {
 
 impl Looked {
     fn of(e: &Evaluator) -> Self {
+        // JSON has no NaN or infinity: a value that is not finite could be written but never
+        // read back, and would make the alert (and its outbox entries) unreadable.
         Looked {
-            values: e.values().into_iter().collect(),
-            primary: e.primary().map(|(_, v)| v),
+            values: e
+                .values()
+                .into_iter()
+                .filter(|(_, v)| v.is_finite())
+                .collect(),
+            primary: e.primary().map(|(_, v)| v).filter(|v| v.is_finite()),
         }
     }
 }
@@ -356,7 +362,9 @@ impl Worker {
     ) -> Result<WorkerStats> {
         tokio::pin!(shutdown);
         let mut backoff = self.config.min_backoff;
-        let mut refresh = tokio::time::interval(self.config.rules_refresh);
+        // A zero period would make `interval` panic: a few milliseconds is as often as is useful.
+        let mut refresh =
+            tokio::time::interval(self.config.rules_refresh.max(Duration::from_millis(10)));
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         refresh.tick().await;
         loop {
@@ -413,8 +421,25 @@ impl Worker {
         let rules = self.rules.lock().await.clone();
         let mut recorded = 0;
         for c in rules.iter().filter(|c| c.rule.watches(&bar.code)) {
-            if let Some(alert) = self.check(c, bar, at).await? {
-                recorded += usize::from(self.record(c, alert).await?);
+            let effects = async {
+                match self.check(c, bar, at).await? {
+                    Some(alert) => self.record(c, alert).await.map(usize::from),
+                    None => Ok(0),
+                }
+            };
+            match effects.await {
+                Ok(n) => recorded += n,
+                Err(e) => {
+                    // The rule's state has moved past this bar, but its effects are not all
+                    // stored: forget the state, so the redelivery (this error nacks the event)
+                    // rebuilds it from the stored bars before this one and fires again. The
+                    // alert's derived id keeps that from doubling anything.
+                    self.state
+                        .lock()
+                        .await
+                        .remove(&(c.rule.id.clone(), bar.code.clone()));
+                    return Err(e);
+                }
             }
         }
         Ok(recorded)
@@ -435,7 +460,9 @@ impl Worker {
                 eval: Evaluator::new(&c.parsed),
                 last: None,
             };
-            let from = date - chrono::Duration::days(HISTORY_DAYS);
+            let from = date
+                .checked_sub_signed(chrono::Duration::days(HISTORY_DAYS))
+                .unwrap_or(NaiveDate::MIN);
             if let Some(to) = date.pred_opt().filter(|to| *to >= from) {
                 for h in self.store.daily_bars(code, from, to).await? {
                     st.eval
@@ -463,7 +490,7 @@ impl Worker {
         let fired = st
             .eval
             .update(&indicator_bar(bar), bar_time(bar.date).timestamp());
-        let previous = st.last.map(|(_, close)| close);
+        let previous = st.last;
         st.last = Some((bar.date, bar.close));
         if fired != Some(true) {
             return Ok(None);
@@ -472,9 +499,17 @@ impl Worker {
         let looked = Looked::of(&st.eval);
         drop(states);
         let bar_at = bar_time(bar.date);
-        let change_pct = previous
-            .filter(|p| !p.is_zero())
-            .map(|p| ((bar.close - p) * Decimal::ONE_HUNDRED / p).round_dp(2));
+        let change_pct = bar
+            .change_pct()
+            .or_else(|| {
+                // Without the exchange's change: against the previous close, but never across
+                // a gap (ten days covers the longest holiday closures).
+                let (date, close) = previous?;
+                (bar.date.signed_duration_since(date).num_days() <= 10)
+                    .then(|| percent(bar.close, close))
+                    .flatten()
+            })
+            .map(|p| p.round_dp(2));
         let fired = Fired {
             code: &bar.code,
             bar_at,
@@ -522,8 +557,8 @@ impl Worker {
             let bar_at = bar_time(date);
             let change_pct = q
                 .reference
-                .filter(|r| !r.is_zero())
-                .map(|r| ((last - r) * Decimal::ONE_HUNDRED / r).round_dp(2));
+                .and_then(|r| percent(last, r))
+                .map(|p| p.round_dp(2));
             let fired = Fired {
                 code: &q.code,
                 bar_at,
@@ -605,7 +640,9 @@ impl Worker {
                 }
             }
         }
-        if new && c.rule.frequency == TriggerFrequency::Once {
+        // Also when the alert was recorded before: a redelivery after a failed disable must
+        // still disable the rule.
+        if c.rule.frequency == TriggerFrequency::Once {
             let mut rule = c.rule.clone();
             rule.enabled = false;
             self.store.upsert_rule(&rule).await?;
@@ -619,6 +656,16 @@ impl Worker {
         }
         Ok(new)
     }
+}
+
+/// `(now - then) × 100 / then`, when `then` is positive and nothing overflows.
+fn percent(now: Decimal, then: Decimal) -> Option<Decimal> {
+    if then <= Decimal::ZERO {
+        return None;
+    }
+    now.checked_sub(then)?
+        .checked_mul(Decimal::ONE_HUNDRED)?
+        .checked_div(then)
 }
 
 fn to_f64(d: Decimal) -> f64 {

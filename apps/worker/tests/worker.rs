@@ -24,12 +24,17 @@ fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 5, d).unwrap()
 }
 
-/// Closes (in hundredths) for May 1..=n; the lows follow the closes.
+/// Closes (in hundredths) for May 1..=n; the lows follow the closes; each bar carries the
+/// exchange's change against the previous close (none for the first).
 fn bars(closes: &[i64]) -> Vec<DailyBar> {
     closes
         .iter()
         .enumerate()
-        .map(|(i, c)| bar("2330", day(i as u32 + 1), *c))
+        .map(|(i, c)| {
+            let mut b = bar("2330", day(i as u32 + 1), *c);
+            b.change = (i > 0).then(|| rust_decimal::Decimal::new(c - closes[i - 1], 2));
+            b
+        })
         .collect()
 }
 
@@ -94,7 +99,11 @@ async fn a_new_low_raises_one_alert_with_its_notification_even_when_redelivered(
     let alerts = store.alerts(&AlertQuery::default()).await.unwrap();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].price.unwrap().to_string(), "99.00");
-    assert_eq!(alerts[0].change_pct.unwrap().to_string(), "-2.94");
+    assert_eq!(
+        alerts[0].change_pct.unwrap().to_string(),
+        "-2.94",
+        "the exchange's change"
+    );
     assert!(alerts[0].message.contains("2330"), "{}", alerts[0].message);
 
     // the same events again (a redelivery after a crash): nothing new
@@ -655,4 +664,61 @@ async fn rules_changed_in_the_store_take_effect_in_a_running_worker() {
     );
     stop.notify_one();
     running.await.unwrap().unwrap();
+}
+
+/// A backend whose writes number `fail_on` fail as an outage would (1 is the first write).
+#[derive(Debug, Default)]
+struct FailNth {
+    inner: MemoryKv,
+    writes: AtomicUsize,
+    fail_on: std::sync::Mutex<Vec<usize>>,
+}
+
+impl KvBackend for FailNth {
+    const NAME: &'static str = "fail-nth";
+    const BLOCKING: bool = false;
+    fn read<R>(&self, f: impl FnOnce(&mut dyn Txn) -> Result<R>) -> Result<R> {
+        self.inner.read(f)
+    }
+    fn write<R>(&self, f: impl FnOnce(&mut dyn Txn) -> Result<R>) -> Result<R> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.fail_on.lock().unwrap().contains(&n) {
+            return Err(Error::unavailable("fail-nth", "connection reset"));
+        }
+        self.inner.write(f)
+    }
+}
+
+#[tokio::test]
+async fn an_alert_is_not_lost_when_recording_it_fails_once() {
+    let store = Arc::new(KvStore::from_backend(FailNth::default()));
+    let (bus, worker, sub) = setup(store.clone(), rule("close < 100")).await;
+    // Writes: the rule (1, in setup), bar 1 (2), bar 2 (3), bar 2's alert (4: fails). The
+    // redelivery of bar 2 must fire again although the rule's state saw bar 2 already.
+    *store.backend().fail_on.lock().unwrap() = vec![4];
+    publish(&bus, &bars(&[10000, 9900])).await;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        worker
+            .run(sub, async {
+                stop_rx.await.ok();
+            })
+            .await
+            .unwrap()
+    });
+    let st = store.clone();
+    eventually("the alert recorded after the retry", move || {
+        let st = st.clone();
+        Box::pin(async move { st.alerts(&AlertQuery::default()).await.unwrap().len() == 1 })
+    })
+    .await;
+    stop_tx.send(()).unwrap();
+    let stats = run.await.unwrap();
+    assert_eq!(stats.retried, 1, "{stats:?}");
+    assert_eq!(stats.alerts, 1, "{stats:?}");
+    let due = store
+        .claim_notifications(Utc::now(), std::time::Duration::from_secs(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1, "its notification too");
 }

@@ -270,6 +270,27 @@ impl EventBus for KafkaBus {
     }
 
     async fn subscribe(&self, group: &str, topics: &[&str]) -> Result<Box<dyn Subscription>> {
+        self.subscribe_at(group, topics, "earliest").await
+    }
+
+    async fn subscribe_latest(
+        &self,
+        group: &str,
+        topics: &[&str],
+    ) -> Result<Box<dyn Subscription>> {
+        self.subscribe_at(group, topics, "latest").await
+    }
+}
+
+impl KafkaBus {
+    /// Joins `group`; a partition without a committed offset starts at `reset`
+    /// (`earliest` or `latest`).
+    async fn subscribe_at(
+        &self,
+        group: &str,
+        topics: &[&str],
+        reset: &str,
+    ) -> Result<Box<dyn Subscription>> {
         validate_group(group)?;
         if topics.is_empty() {
             return Err(Error::invalid("topics", "subscribe to at least one topic"));
@@ -290,7 +311,7 @@ impl EventBus for KafkaBus {
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
+            .set("auto.offset.reset", reset)
             .set("enable.partition.eof", "false")
             .create_with_context(context)
             .map_err(|e| Error::invalid("kafka config", e.to_string()))?;

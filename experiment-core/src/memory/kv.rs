@@ -576,7 +576,9 @@ impl<B: KvBackend> Store for KvStore<B> {
         let until = lease_end(now, lease)?;
         self.run(true, move |tx| {
             let hi = format!("{}\u{10FFFF}", time_key(now));
-            let due = tx.scan(Table::OutboxDue, "", &hi, false, usize::MAX)?;
+            // A few more than asked, for entries that turn out not to be pending (they leave
+            // the index as they are met): never the whole index at every round.
+            let due = tx.scan(Table::OutboxDue, "", &hi, false, limit.saturating_mul(4).max(64))?;
             let mut out = Vec::new();
             for (index_key, _) in due {
                 if out.len() == limit {
@@ -584,8 +586,15 @@ impl<B: KvBackend> Store for KvStore<B> {
                 }
                 tx.delete(Table::OutboxDue, &index_key)?;
                 let key = index_key.rsplit('/').next().unwrap_or_default().to_owned();
-                let Some(mut n) = get_json::<Notification>(tx, Table::Notifications, &key)? else {
-                    continue;
+                // One unreadable entry must not stop the outbox: it is taken out of the due
+                // index (kept in the table for inspection) and the claim goes on.
+                let mut n = match get_json::<Notification>(tx, Table::Notifications, &key) {
+                    Ok(Some(n)) => n,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::error!(notification = %key, error = %e, "unreadable notification skipped");
+                        continue;
+                    }
                 };
                 if n.status != NotificationStatus::Pending {
                     continue;

@@ -81,18 +81,38 @@ impl DailyBar {
             .checked_div(reference)
     }
 
-    /// Checks the bar's internal consistency: `low <= open, close <= high`, prices positive.
+    /// Checks the bar: `low <= open, close <= high`, prices positive and below
+    /// [`MAX_PRICE`], the date within 1900–2200, the volume within what every store can hold,
+    /// and a change that leaves a positive reference price. Arithmetic on a valid bar cannot
+    /// overflow.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the bar and the broken relation.
     pub fn validate(&self) -> Result<()> {
-        check_ohlc(
-            &format!("bar {} {}", self.code, self.date),
-            self.open,
-            self.high,
-            self.low,
-            self.close,
-        )
+        let what = format!("bar {} {}", self.code, self.date);
+        check_date(&what, self.date)?;
+        check_ohlc(&what, self.open, self.high, self.low, self.close)?;
+        if self.volume > i64::MAX as u64 {
+            return Err(Error::invalid(
+                &what,
+                format!("volume {} is too large", self.volume),
+            ));
+        }
+        if self.value.is_sign_negative() || self.value > MAX_VALUE {
+            return Err(Error::invalid(
+                &what,
+                format!("value {} is out of range", self.value),
+            ));
+        }
+        if let Some(change) = self.change {
+            if change.abs() >= self.close.max(Decimal::ONE) * Decimal::from(100) {
+                return Err(Error::invalid(
+                    &what,
+                    format!("change {change} is out of range"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -132,7 +152,28 @@ impl IntradayBar {
         if self.interval_secs == 0 {
             return Err(Error::invalid(what, "interval_secs must be positive"));
         }
+        check_date(&what, self.start.date_naive())?;
         check_ohlc(&what, self.open, self.high, self.low, self.close)
+    }
+}
+
+/// The highest price a bar or quote may carry: far above any price TWSE or TPEx has printed
+/// (thousands of TWD), far below where arithmetic on prices could overflow.
+pub const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// The largest traded value of a bar: 10^18 TWD.
+const MAX_VALUE: Decimal = Decimal::from_parts(0xA764_0000, 0x0DE0_B6B3, 0, false, 0);
+
+fn check_date(what: &str, date: NaiveDate) -> Result<()> {
+    let ok = NaiveDate::from_ymd_opt(1900, 1, 1).is_some_and(|lo| date >= lo)
+        && NaiveDate::from_ymd_opt(2200, 12, 31).is_some_and(|hi| date <= hi);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            what,
+            format!("date {date} is outside 1900-2200"),
+        ))
     }
 }
 
@@ -149,6 +190,12 @@ fn check_ohlc(
     if low > high {
         return Err(Error::invalid(what, format!("low {low} > high {high}")));
     }
+    if high > MAX_PRICE {
+        return Err(Error::invalid(
+            what,
+            format!("high {high} is above {MAX_PRICE}"),
+        ));
+    }
     for (name, v) in [("open", open), ("close", close)] {
         if v < low || v > high {
             return Err(Error::invalid(
@@ -158,4 +205,51 @@ fn check_ohlc(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar() -> DailyBar {
+        DailyBar {
+            code: SecurityCode::new("2330").unwrap(),
+            exchange: Exchange::Twse,
+            date: NaiveDate::from_ymd_opt(2025, 5, 2).unwrap(),
+            open: Decimal::new(938, 0),
+            high: Decimal::new(950, 0),
+            low: Decimal::new(932, 0),
+            close: Decimal::new(950, 0),
+            volume: 48_129_292,
+            value: Decimal::new(45_206_565_214, 0),
+            trades: Some(99_509),
+            change: Some(Decimal::new(42, 0)),
+        }
+    }
+
+    #[test]
+    fn absurd_bars_are_invalid_so_arithmetic_on_valid_ones_cannot_overflow() {
+        assert!(bar().validate().is_ok());
+        let mut b = bar();
+        b.high = MAX_PRICE * Decimal::TEN;
+        b.close = b.high;
+        assert!(b.validate().unwrap_err().to_string().contains("above"));
+        let mut b = bar();
+        b.date = NaiveDate::MIN;
+        assert!(b.validate().unwrap_err().to_string().contains("1900-2200"));
+        let mut b = bar();
+        b.change = Some(Decimal::MAX);
+        assert!(b.validate().is_err());
+        let mut b = bar();
+        b.volume = u64::MAX;
+        assert!(b.validate().is_err());
+        let mut b = bar();
+        b.value = Decimal::MAX;
+        assert!(b.validate().is_err());
+        // The percentage of a valid bar is defined and exact enough.
+        assert_eq!(
+            bar().change_pct().unwrap().round_dp(2),
+            Decimal::new(463, 2)
+        );
+    }
 }

@@ -14,7 +14,7 @@ pub use alert::{
     Alert, AlertId, AlertRule, DeliveryOutcome, Notification, NotificationKey, NotificationStatus,
     QuietHours, RuleId, TriggerFrequency,
 };
-pub use bar::{DailyBar, IntradayBar};
+pub use bar::{DailyBar, IntradayBar, MAX_PRICE};
 pub use event::{Event, EventId, EventKind, Payload};
 pub use market::{market_date, Exchange, SecurityCode, MARKET_TZ};
 pub use quote::{BookLevel, Quote};

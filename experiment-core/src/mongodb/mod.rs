@@ -172,9 +172,9 @@ impl MongoStore {
             (DAILY_BARS, doc! {"code": 1, "date": 1}, Some(unique)),
             // The cross-section of a date (statistics) and the newest date.
             (DAILY_BARS, doc! {"date": 1, "code": 1}, None),
-            (ALERTS, doc! {"t": -1, "_id": -1}, None),
-            (ALERTS, doc! {"code": 1, "t": -1}, None),
-            (ALERTS, doc! {"rule": 1, "t": -1}, None),
+            (ALERTS, doc! {"us": -1, "_id": -1}, None),
+            (ALERTS, doc! {"code": 1, "us": -1}, None),
+            (ALERTS, doc! {"rule": 1, "us": -1}, None),
             (NOTIFICATIONS, doc! {"status": 1, "due": 1}, None),
             (NOTIFICATIONS, doc! {"alert": 1, "destination": 1}, None),
             // Search by exchange or industry; the name match scans what these leave.
@@ -186,10 +186,41 @@ impl MongoStore {
                 Some(IndexOptions::builder().unique(true).build()),
             ),
         ];
+        self.migrate().await?;
         for (coll, keys, options) in indexes {
             let model = IndexModel::builder().keys(keys).options(options).build();
             self.coll(coll)
                 .create_index(model)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the fields that queries of this version read to documents an older version
+    /// wrote (cheap when there is nothing to do: each update matches only documents that
+    /// lack the field).
+    async fn migrate(&self) -> Result<()> {
+        let steps: [(&str, Document, Document); 3] = [
+            (
+                SECURITIES,
+                doc! {"exchange": {"$exists": false}},
+                doc! {"$set": {"exchange": "$doc.exchange", "industry": "$doc.industry"}},
+            ),
+            (
+                NOTIFICATIONS,
+                doc! {"alert": {"$exists": false}},
+                doc! {"$set": {"alert": "$doc.alert.id", "destination": "$doc.destination"}},
+            ),
+            (
+                ALERTS,
+                doc! {"us": {"$exists": false}},
+                doc! {"$set": {"us": {"$multiply": [{"$toLong": "$t"}, 1000]}}},
+            ),
+        ];
+        for (coll, filter, set) in steps {
+            self.coll(coll)
+                .update_many(filter, vec![set])
                 .await
                 .map_err(unavailable)?;
         }
@@ -353,16 +384,13 @@ impl Store for MongoStore {
     }
 
     async fn search_securities(&self, query: &SecurityQuery) -> Result<Vec<Security>> {
-        let limit = check_limit(query.limit)? as i64;
-        let mut filter = doc! {};
-        if let Some(after) = &query.after {
-            filter.insert("_id", doc! {"$gt": after});
-        }
+        let limit = check_limit(query.limit)?;
+        let mut base = doc! {};
         if let Some(e) = query.exchange {
-            filter.insert("exchange", e.as_str());
+            base.insert("exchange", e.as_str());
         }
         if let Some(i) = &query.industry {
-            filter.insert("industry", i);
+            base.insert("industry", i);
         }
         if let Some(text) = query
             .text
@@ -371,7 +399,7 @@ impl Store for MongoStore {
             .filter(|t| !t.is_empty())
         {
             let literal = regex_literal(text);
-            filter.insert(
+            base.insert(
                 "$or",
                 vec![
                     doc! {"_id": {"$regex": format!("^{literal}"), "$options": "i"}},
@@ -380,11 +408,27 @@ impl Store for MongoStore {
                 ],
             );
         }
-        let found: Vec<Security> = self
-            .find_docs(SECURITIES, filter, doc! {"_id": 1}, Some(limit))
-            .await?;
-        // The server's case folding may differ from ours for non-ASCII text: ours decides.
-        Ok(found.into_iter().filter(|s| query.matches(s)).collect())
+        // The server narrows; our rule decides (its case folding may differ for non-ASCII
+        // text). Fetch on until a page is full, so a dropped row never ends the list early.
+        let mut out = Vec::new();
+        let mut after = query.after.clone();
+        loop {
+            let mut filter = base.clone();
+            if let Some(a) = &after {
+                filter.insert("_id", doc! {"$gt": a});
+            }
+            let batch: Vec<Security> = self
+                .find_docs(SECURITIES, filter, doc! {"_id": 1}, Some(limit as i64))
+                .await?;
+            let full = batch.len() == limit;
+            after = batch.last().map(|s| s.code.to_string());
+            out.extend(batch.into_iter().filter(|s| query.matches(s)));
+            if out.len() >= limit || !full {
+                break;
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
     }
 
     async fn upsert_daily_bars(&self, bars: &[DailyBar]) -> Result<UpsertCount> {
@@ -556,6 +600,8 @@ impl Store for MongoStore {
         let d = doc! {
             "_id": &id,
             "t": millis(alert.triggered_at),
+            // Microseconds: the order and the cursor of every adapter.
+            "us": alert.triggered_at.timestamp_micros(),
             "code": alert.code.as_str(),
             "rule": alert.rule_id.as_str(),
             "doc": to_doc(alert)?,
@@ -577,16 +623,19 @@ impl Store for MongoStore {
             filter.insert("rule", r.as_str());
         }
         if let Some(b) = query.before {
-            filter.insert("t", doc! {"$lt": millis(b)});
+            filter.insert("us", doc! {"$lt": b.timestamp_micros()});
         }
         if let Some(c) = query.after {
-            let (t, id) = (millis(c.triggered_at), c.id.to_string());
+            let (us, id) = (c.triggered_at.timestamp_micros(), c.id.to_string());
             filter.insert(
                 "$or",
-                vec![doc! {"t": {"$lt": t}}, doc! {"t": t, "_id": {"$lt": id}}],
+                vec![
+                    doc! {"us": {"$lt": us}},
+                    doc! {"us": us, "_id": {"$lt": id}},
+                ],
             );
         }
-        self.find_docs(ALERTS, filter, doc! {"t": -1, "_id": -1}, Some(limit))
+        self.find_docs(ALERTS, filter, doc! {"us": -1, "_id": -1}, Some(limit))
             .await
     }
 

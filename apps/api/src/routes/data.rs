@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, NaiveTime};
 use experiment_core::model::{DailyBar, Quote, Security};
 use experiment_core::store::SecurityQuery;
@@ -13,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Errors, Json, Path, Query};
 use crate::page;
-use crate::routes::{code, market, range, today};
+use crate::routes::{check_date, code, days_before, market, range, today};
 use crate::AppState;
 
 /// A page of securities.
@@ -120,11 +122,33 @@ async fn latest(
 pub(crate) async fn quote(
     State(state): State<AppState>,
     Path(c): Path<String>,
-) -> Result<Json<Quote>, ApiError> {
+) -> Result<Response, ApiError> {
     let c = code(&c)?;
-    latest(&state, &c)
+    // The hot path: the cache holds the quote as the JSON this answers with, so it is served
+    // as it is (a value that is not a quote's JSON falls through to the store).
+    match state
+        .cache()
+        .get(&experiment_core::cache::quote_key(&c))
+        .await
+    {
+        Ok(Some(bytes)) if bytes.starts_with(b"{\"code\":") => {
+            return Ok((
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                bytes,
+            )
+                .into_response());
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cache unavailable; reading the quote from the store"),
+    }
+    state
+        .store()
+        .quote(&c)
         .await?
-        .map(Json)
+        .map(|q| Json(q).into_response())
         .ok_or_else(|| ApiError::not_found(format!("no quote of '{c}' is stored")))
 }
 
@@ -218,8 +242,11 @@ fn bar_range(
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<(NaiveDate, NaiveDate), ApiError> {
-    let to = to.unwrap_or_else(today);
-    let from = from.unwrap_or_else(|| to - chrono::Duration::days(366));
+    let to = check_date("to", to.unwrap_or_else(today))?;
+    let from = match from {
+        Some(f) => check_date("from", f)?,
+        None => days_before(to, 366),
+    };
     range(from, to)?;
     Ok((from, to))
 }
@@ -307,8 +334,10 @@ pub(crate) struct IndicatorParams {
 }
 
 fn parse_date(name: &str, v: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::bad_request(format!("{name}: '{v}' is not a date like 2025-05-02")))
+    let d = NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
+        ApiError::bad_request(format!("{name}: '{v}' is not a date like 2025-05-02"))
+    })?;
+    check_date(name, d)
 }
 
 /// Indicators computed on demand from the stored bars. Values are those of the whole stored

@@ -16,8 +16,7 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, Errors, Json};
 use crate::AppState;
 
-/// Most items in one request.
-pub(crate) const MAX_ITEMS: usize = 10_000;
+use crate::INGEST_MAX_ITEMS as MAX_ITEMS;
 
 /// One rejected item.
 #[derive(Debug, Serialize, ToSchema)]

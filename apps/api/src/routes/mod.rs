@@ -60,8 +60,7 @@ pub(crate) fn all(state: AppState) -> OpenApiRouter<AppState> {
         .route_layer(timeout_layer(&state))
         // The live stream lasts as long as the client wants: no timeout.
         .routes(routes!(ops::stream))
-        .route_layer(from_fn_with_state(state.clone(), auth::require_key))
-        .route_layer(from_fn_with_state(state.clone(), auth::rate_limit));
+        .route_layer(from_fn_with_state(state.clone(), auth::guard));
     let ops = OpenApiRouter::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
@@ -92,6 +91,25 @@ pub(crate) fn market(text: Option<&str>) -> Result<Option<Exchange>, ApiError> {
 /// Today in Taipei.
 pub(crate) fn today() -> NaiveDate {
     market_date(chrono::Utc::now())
+}
+
+/// The dates requests may name: the exchanges' data starts after 1900, and far dates would
+/// overflow date arithmetic.
+pub(crate) fn check_date(name: &str, date: NaiveDate) -> Result<NaiveDate, ApiError> {
+    let lo = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+    let hi = NaiveDate::from_ymd_opt(2200, 12, 31).unwrap_or(NaiveDate::MAX);
+    if date < lo || date > hi {
+        return Err(ApiError::bad_request(format!(
+            "{name}: {date} is out of range (1900-01-01 to 2200-12-31)"
+        )));
+    }
+    Ok(date)
+}
+
+/// `date` moved back `days` days (dates are checked to be in range first).
+pub(crate) fn days_before(date: NaiveDate, days: i64) -> NaiveDate {
+    date.checked_sub_signed(chrono::Duration::days(days))
+        .unwrap_or(NaiveDate::MIN)
 }
 
 /// Checks `from <= to`.

@@ -50,7 +50,11 @@ where
 {
     let r = match tokio::time::timeout(CHECK_TIMEOUT, f).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => {
+            // Server addresses stay in the log; the probe says which backend.
+            tracing::warn!(check = name, error = %e, "readiness check failed");
+            Err(format!("{} does not answer", crate::error::backend_of(&e)))
+        }
         Err(_) => Err(format!("no answer within {CHECK_TIMEOUT:?}")),
     };
     (name.to_owned(), r)

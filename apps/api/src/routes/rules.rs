@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Errors, Json, Path, Query};
 use crate::routes::data::{bar_time, indicator_bar};
-use crate::routes::{code, range, today};
+use crate::routes::{check_date, code, range, today};
 use crate::{collections, page, AppState};
 
 /// A rule as clients send it. Only `expression` is required.
@@ -169,6 +169,17 @@ fn rule_id(text: &str) -> Result<RuleId, ApiError> {
     RuleId::new(text).map_err(ApiError::from)
 }
 
+/// Ids a rule may not take: paths of their own (`/v1/rules/validate`) or that clients
+/// normalise away (`.`, `..`).
+fn new_rule_id_ok(id: &RuleId) -> Result<(), ApiError> {
+    if matches!(id.as_str(), "validate" | "." | "..") {
+        return Err(ApiError::bad_request(format!(
+            "id: '{id}' is reserved; choose another"
+        )));
+    }
+    Ok(())
+}
+
 /// A page of rules.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RulePage {
@@ -243,6 +254,7 @@ pub(crate) async fn create(
         Some(id) => rule_id(id)?,
         None => new_rule_id()?,
     };
+    new_rule_id_ok(&id)?;
     let rule = input.into_rule(id)?;
     let canonical = check(&state, &rule).await?;
     if state.store().rule(&rule.id).await?.is_some() {
@@ -351,6 +363,7 @@ pub(crate) async fn replace(
             input.id.unwrap_or_default()
         )));
     }
+    new_rule_id_ok(&id)?;
     let rule = input.into_rule(id)?;
     let canonical = check(&state, &rule).await?;
     let existed = state.store().rule(&rule.id).await?.is_some();
@@ -599,10 +612,11 @@ pub(crate) async fn backtest(
     let rule = Rule::parse(&stored.expression).map_err(|e| {
         ApiError::conflict(format!("the stored rule does not parse: {e}")).with_column(e.column)
     })?;
-    let to = p.to.unwrap_or_else(today);
-    let from = p
-        .from
-        .unwrap_or(NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN));
+    let to = check_date("to", p.to.unwrap_or_else(today))?;
+    let from = match p.from {
+        Some(f) => check_date("from", f)?,
+        None => NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN),
+    };
     range(from, to)?;
     let mut codes: Vec<SecurityCode> = match p.codes.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(list) => list
@@ -618,7 +632,8 @@ pub(crate) async fn backtest(
             .map(|c| code(c))
             .collect::<Result<_, _>>()?,
     };
-    codes.dedup();
+    let mut seen = HashSet::new();
+    codes.retain(|c| seen.insert(c.clone()));
     if codes.is_empty() {
         return Err(ApiError::bad_request(
             "codes: the rule watches every code and the watchlist is empty; say which codes, e.g. ?codes=2330,2317",

@@ -261,12 +261,14 @@ pub(crate) struct ListParams {
     limit: Option<usize>,
 }
 
-/// Every destination, secrets masked.
+/// Every destination, secrets masked. Needs a key even when reads are open: webhook hosts
+/// and channel ids are nobody else's business.
 #[utoipa::path(
     get,
     path = "/v1/destinations",
     tag = "destinations",
     params(ListParams),
+    security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "Destinations by name", body = DestinationPage), Errors)
 )]
 pub(crate) async fn destinations(
@@ -340,6 +342,7 @@ async fn save(state: &AppState, name: &str, input: &DestinationInput) -> Result<
     path = "/v1/destinations/{id}",
     tag = "destinations",
     params(("id" = String, Path, description = "Destination name")),
+    security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "The destination", body = DestinationView), Errors)
 )]
 pub(crate) async fn destination(
@@ -594,6 +597,17 @@ pub(crate) async fn replace_watchlist(
     state
         .store()
         .put_document(collections::SETTINGS, collections::WATCHLIST, &value)
+        .await?;
+    // The feeders share the cache, not the store: they follow the watchlist from there.
+    let bytes = serde_json::to_vec(&w)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    state
+        .cache()
+        .set(
+            experiment_wiring::settings::WATCHLIST_CACHE_KEY,
+            &bytes,
+            None,
+        )
         .await?;
     tracing::info!(codes = w.codes.len(), "watchlist saved");
     Ok(Json(w))

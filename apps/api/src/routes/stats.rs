@@ -2,7 +2,11 @@
 
 use std::collections::HashMap;
 
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use experiment_core::model::{DailyBar, Exchange, Security};
 use experiment_core::store::SecurityQuery;
@@ -10,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Errors, Json, Path, Query};
-use crate::routes::{code, market, today};
+use crate::routes::{check_date, code, days_before, market, today};
 use crate::stats::{self, Breadth, CodeStats, Industry, Mover, MoverKey};
 use crate::{collections, market_day_id, AppState, MarketDay};
 
@@ -29,7 +33,7 @@ async fn cross_section(
     asked: Option<NaiveDate>,
 ) -> Result<(NaiveDate, Vec<DailyBar>), ApiError> {
     let date = match asked {
-        Some(d) => d,
+        Some(d) => check_date("date", d)?,
         None => state
             .store()
             .last_bar_date(today())
@@ -76,8 +80,14 @@ pub(crate) struct MarketStats {
 )]
 pub(crate) async fn market_stats(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(p): Query<DateParams>,
-) -> Result<Json<MarketStats>, ApiError> {
+) -> Result<Response, ApiError> {
+    memoized(&state, &uri, market_stats_of(&state, p)).await
+}
+
+async fn market_stats_of(state: &AppState, p: DateParams) -> Result<MarketStats, ApiError> {
+    let state = state.clone();
     let only = market(p.market.as_deref())?;
     let (date, bars) = cross_section(&state, p.date).await?;
     let mut untraded = HashMap::new();
@@ -103,7 +113,35 @@ pub(crate) async fn market_stats(
     if let Some(ex) = only {
         markets.retain(|m| m.market == ex.as_str());
     }
-    Ok(Json(MarketStats { date, markets }))
+    Ok(MarketStats { date, markets })
+}
+
+/// The answer to `uri` from the memo, or computed by `f` and kept.
+async fn memoized<T, F>(state: &AppState, uri: &axum::http::Uri, f: F) -> Result<Response, ApiError>
+where
+    T: serde::Serialize,
+    F: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let key = uri.to_string();
+    let bytes = match state.memo().get(&key) {
+        Some(b) => b,
+        None => {
+            let value = f.await?;
+            let b = Arc::new(serde_json::to_vec(&value).map_err(|e| {
+                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            })?);
+            state.memo().put(key, b.clone());
+            b
+        }
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes.as_ref().clone(),
+    )
+        .into_response())
 }
 
 fn internal(e: stats::StatsError) -> ApiError {
@@ -162,8 +200,14 @@ pub(crate) struct MoversResponse {
 )]
 pub(crate) async fn movers(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(p): Query<MoversParams>,
-) -> Result<Json<MoversResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    memoized(&state, &uri, movers_of(&state, p)).await
+}
+
+async fn movers_of(state: &AppState, p: MoversParams) -> Result<MoversResponse, ApiError> {
+    let state = state.clone();
     let limit = crate::page::limit(p.limit, 20, 200)?;
     let only = market(p.market.as_deref())?;
     let (date, bars) = cross_section(&state, p.date).await?;
@@ -175,12 +219,12 @@ pub(crate) async fn movers(
         stats::off_runtime(move || stats::movers(&bars, &names, by, descending, only, limit))
             .await
             .map_err(internal)?;
-    Ok(Json(MoversResponse {
+    Ok(MoversResponse {
         date,
         by,
         direction,
         items,
-    }))
+    })
 }
 
 /// Industries of a date.
@@ -202,15 +246,21 @@ pub(crate) struct IndustriesResponse {
 )]
 pub(crate) async fn industries(
     State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
     Query(p): Query<DateParams>,
-) -> Result<Json<IndustriesResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    memoized(&state, &uri, industries_of(&state, p)).await
+}
+
+async fn industries_of(state: &AppState, p: DateParams) -> Result<IndustriesResponse, ApiError> {
+    let state = state.clone();
     let only = market(p.market.as_deref())?;
     let (date, bars) = cross_section(&state, p.date).await?;
     let names = profiles(&state).await?;
     let items = stats::off_runtime(move || stats::industries(&bars, &names, only))
         .await
         .map_err(internal)?;
-    Ok(Json(IndustriesResponse { date, items }))
+    Ok(IndustriesResponse { date, items })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -234,9 +284,9 @@ pub(crate) async fn security_stats(
     Query(p): Query<CodeStatsParams>,
 ) -> Result<Json<CodeStats>, ApiError> {
     let c = code(&c)?;
-    let date = p.date.unwrap_or_else(today);
+    let date = check_date("date", p.date.unwrap_or_else(today))?;
     // Enough for one year of returns, the 52 weeks and 60 days of volatility.
-    let from = date - chrono::Duration::days(400);
+    let from = days_before(date, 400);
     let bars = state.store().daily_bars(&c, from, date).await?;
     let code = c.to_string();
     stats::off_runtime(move || stats::code_stats(&code, &bars))

@@ -116,6 +116,15 @@ pub async fn get(app: &App, uri: &str) -> Answer {
     send(app, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
+/// A GET with the API key.
+pub async fn get_keyed(app: &App, uri: &str) -> Answer {
+    let req = Request::get(uri)
+        .header("authorization", format!("Bearer {KEY}"))
+        .body(Body::empty())
+        .unwrap();
+    send(app, req).await
+}
+
 pub fn json_request(method: Method, uri: &str, body: &Value, key: Option<&str>) -> Request<Body> {
     let mut b = Request::builder()
         .method(method)
