@@ -96,17 +96,21 @@ type Memoized = (std::time::Instant, Arc<Vec<u8>>);
 #[derive(Default)]
 pub(crate) struct Memo {
     entries: std::sync::Mutex<std::collections::HashMap<String, Memoized>>,
+    // One computation per key at a time: when an answer expires under load, one request
+    // computes it again while the others get the previous one (or wait for the new one).
+    computing: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// How long a statistics answer is served again before it is computed anew.
 pub const MEMO_TTL: Duration = Duration::from_secs(10);
 
 impl Memo {
-    pub(crate) fn get(&self, key: &str) -> Option<Arc<Vec<u8>>> {
+    /// The answer to `key` if it is younger than [`MEMO_TTL`] (or of any age with `stale`).
+    pub(crate) fn get(&self, key: &str, stale: bool) -> Option<Arc<Vec<u8>>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
-            .filter(|(at, _)| at.elapsed() < MEMO_TTL)
+            .filter(|(at, _)| stale || at.elapsed() < MEMO_TTL)
             .map(|(_, v)| v.clone())
     }
 
@@ -117,8 +121,22 @@ impl Memo {
             if entries.len() >= 512 {
                 entries.clear();
             }
+            self.computing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|k, _| entries.contains_key(k));
         }
         entries.insert(key, (std::time::Instant::now(), value));
+    }
+
+    /// The lock that orders the computations of `key`.
+    pub(crate) fn computing(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.computing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_owned())
+            .or_default()
+            .clone()
     }
 }
 

@@ -116,32 +116,52 @@ async fn market_stats_of(state: &AppState, p: DateParams) -> Result<MarketStats,
     Ok(MarketStats { date, markets })
 }
 
-/// The answer to `uri` from the memo, or computed by `f` and kept.
+/// The answer to `uri` from the memo, or computed by `f` and kept. While one request
+/// computes an expired answer, the others get the previous one.
 async fn memoized<T, F>(state: &AppState, uri: &axum::http::Uri, f: F) -> Result<Response, ApiError>
 where
     T: serde::Serialize,
     F: std::future::Future<Output = Result<T, ApiError>>,
 {
     let key = uri.to_string();
-    let bytes = match state.memo().get(&key) {
+    let memo = state.memo();
+    let bytes = match memo.get(&key, false) {
         Some(b) => b,
         None => {
-            let value = f.await?;
-            let b = Arc::new(serde_json::to_vec(&value).map_err(|e| {
-                ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            })?);
-            state.memo().put(key, b.clone());
-            b
+            let lock = memo.computing(&key);
+            let guard = match lock.try_lock() {
+                Ok(g) => g,
+                Err(_) => match memo.get(&key, true) {
+                    Some(stale) => return Ok(json_bytes(stale)),
+                    None => lock.lock().await,
+                },
+            };
+            match memo.get(&key, false) {
+                Some(b) => b,
+                None => {
+                    let value = f.await?;
+                    let b = Arc::new(serde_json::to_vec(&value).map_err(|e| {
+                        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                    })?);
+                    memo.put(key, b.clone());
+                    drop(guard);
+                    b
+                }
+            }
         }
     };
-    Ok((
+    Ok(json_bytes(bytes))
+}
+
+fn json_bytes(bytes: Arc<Vec<u8>>) -> Response {
+    (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         )],
         bytes.as_ref().clone(),
     )
-        .into_response())
+        .into_response()
 }
 
 fn internal(e: stats::StatsError) -> ApiError {
