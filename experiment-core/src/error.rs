@@ -78,6 +78,14 @@ pub enum Error {
         during: String,
     },
 
+    /// The state changed under the caller (a notification claimed again after the caller's
+    /// claim ran out): its write was refused so as not to undo a newer one.
+    #[error("conflict: {what}")]
+    Conflict {
+        /// What changed.
+        what: String,
+    },
+
     /// The component was shut down or its peer went away.
     #[error("closed: {what}")]
     Closed {

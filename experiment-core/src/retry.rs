@@ -239,11 +239,11 @@ impl<S: Store> Store for Retry<S> {
     }
     async fn complete_notification(
         &self,
-        key: &NotificationKey,
+        claimed: &Notification,
         outcome: &DeliveryOutcome,
     ) -> Result<Notification> {
         self.run("complete_notification", || {
-            self.inner.complete_notification(key, outcome)
+            self.inner.complete_notification(claimed, outcome)
         })
         .await
     }

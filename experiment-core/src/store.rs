@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     Alert, AlertId, AlertRule, DailyBar, DeliveryOutcome, Exchange, Notification, NotificationKey,
-    Quote, RuleId, Security, SecurityCode,
+    NotificationStatus, Quote, RuleId, Security, SecurityCode,
 };
 use crate::{Error, Result};
 
@@ -174,6 +174,29 @@ impl AlertQuery {
     }
 }
 
+/// Applies `outcome` to `stored` for a sender holding `claimed`, as every adapter must: `None`
+/// when nothing is to be written (it was sent already, whoever reports what), `Conflict` when
+/// the notification was claimed again since (its lease end is not the claim's).
+pub(crate) fn fenced_apply(
+    mut stored: Notification,
+    claimed: &Notification,
+    outcome: &DeliveryOutcome,
+) -> Result<(Notification, bool)> {
+    if stored.status == NotificationStatus::Sent {
+        return Ok((stored, false));
+    }
+    if stored.next_attempt_at != claimed.next_attempt_at || stored.attempts != claimed.attempts {
+        return Err(Error::Conflict {
+            what: format!(
+                "notification '{}' was claimed again after this claim's lease ended",
+                stored.key
+            ),
+        });
+    }
+    let changed = stored.apply(outcome);
+    Ok((stored, changed))
+}
+
 /// Checks a document collection name and id (settings, market summaries).
 pub(crate) fn check_document_key(collection: &str, id: &str) -> Result<()> {
     let ok = |s: &str| {
@@ -231,11 +254,16 @@ pub struct StateSnapshot {
 ///   per alert id (returns `false`, writing nothing, when the alert exists).
 ///   `claim_notifications` hands out pending notifications due at `now` and hides them for
 ///   `lease`, so concurrent senders do not take the same one; an unfinished claim becomes due
-///   again when the lease ends. `complete_notification` records the outcome and counts the attempt.
+///   again when the lease ends. `complete_notification` records the outcome of an attempt
+///   made under a claim and counts the attempt — only while that claim holds: the claimed
+///   copy's `next_attempt_at` (its lease end) is the fencing token, and once the notification
+///   was claimed again the late completion is refused with `Conflict` (a sent notification
+///   stays sent whoever reports what).
 /// - Reads see every write that returned before them.
 ///
 /// # Errors
-/// `NotFound` for `delete_rule` and `complete_notification` on a missing key; `InvalidInput`
+/// `NotFound` for `delete_rule` and `complete_notification` on a missing key; `Conflict` for
+/// a completion whose claim was superseded; `InvalidInput`
 /// for an invalid record (a daily bar whose OHLC is inconsistent, a zero limit, `from > to`);
 /// `Decode` for a stored record that cannot be read; `Unavailable` when the backend fails.
 #[async_trait]
@@ -304,9 +332,11 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// One notification.
     async fn notification(&self, key: &NotificationKey) -> Result<Option<Notification>>;
     /// Records the outcome of a delivery attempt and returns the updated notification.
+    /// Records the outcome of a delivery attempt of `claimed` (the notification as a claim
+    /// handed it out, or as recorded) and returns the updated notification.
     async fn complete_notification(
         &self,
-        key: &NotificationKey,
+        claimed: &Notification,
         outcome: &DeliveryOutcome,
     ) -> Result<Notification>;
 

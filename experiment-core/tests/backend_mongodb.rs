@@ -119,3 +119,53 @@ async fn documents_an_older_version_wrote_are_migrated_on_connect() {
     let ns = store.alert_notifications(&alert.id).await.unwrap();
     assert_eq!(ns.len(), 1, "the notification is found by its alert");
 }
+
+#[tokio::test]
+async fn a_partial_record_alert_is_harmless_and_repaired_by_the_redelivery() {
+    use experiment_core::mongodb::driver::bson::{doc, Document};
+    use experiment_core::store::Store;
+    let Some(uri) = backend_from_env("EXPERIMENT_TEST_MONGODB_URI", "mongodb") else {
+        return;
+    };
+    let db = unique("exp").replace('-', "_");
+    let store = MongoStore::connect(&uri, &db).await.unwrap();
+    let t = chrono::DateTime::from_timestamp(1_746_163_800, 0).unwrap();
+    let alert = experiment_core::testing::store::alert("r1", "2330", t);
+    let n = experiment_core::model::Notification::pending(alert.clone(), "slack");
+    // A crash after the alert was written, before its notifications were released: the
+    // alert exists, its notification is parked.
+    store
+        .record_alert(&alert, std::slice::from_ref(&n))
+        .await
+        .unwrap();
+    let client = experiment_core::mongodb::driver::Client::with_uri_str(&uri)
+        .await
+        .unwrap();
+    let notes = client.database(&db).collection::<Document>("notifications");
+    notes
+        .update_one(
+            doc! {"_id": n.key.to_string()},
+            doc! {"$set": {"parked": true, "due": experiment_core::mongodb::driver::bson::DateTime::from_millis(253_402_300_799_000)}},
+        )
+        .await
+        .unwrap();
+    let later = t + chrono::Duration::hours(1);
+    let lease = std::time::Duration::from_secs(60);
+    assert!(
+        store
+            .claim_notifications(later, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a parked notification is never delivered"
+    );
+    // The redelivered event records the alert again: nothing new, and the notification is
+    // released.
+    assert!(!store
+        .record_alert(&alert, std::slice::from_ref(&n))
+        .await
+        .unwrap());
+    let claimed = store.claim_notifications(later, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "released by the redelivery");
+    assert_eq!(claimed[0].key, n.key);
+}

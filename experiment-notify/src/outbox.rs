@@ -57,6 +57,11 @@ pub struct SendReport {
     pub retried: usize,
     /// Failed permanently or ran out of attempts.
     pub failed: usize,
+    /// Not tried: this round's lease was running out (they come due again when it ends).
+    pub deferred: usize,
+    /// Tried, but another sender had claimed them since (this sender's lease ran out): the
+    /// outcome was not recorded, the other sender's stands.
+    pub superseded: usize,
 }
 
 type Notifiers = HashMap<String, Arc<dyn Notifier>>;
@@ -118,18 +123,38 @@ impl OutboxSender {
     /// Only store errors; delivery errors are recorded on the notification.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<SendReport> {
         let mut report = SendReport::default();
+        let claimed_at = std::time::Instant::now();
         let due = self
             .store
             .claim_notifications(now, self.policy.lease, self.policy.batch)
             .await?;
+        // Stop sending while the claim still holds with room to spare: a send after the lease
+        // ended could race another sender's (rate limits and retries make sends slow).
+        let margin = (self.policy.lease / 4).min(Duration::from_secs(10));
         for n in due {
-            let outcome = self.attempt(&n, now).await;
-            match &outcome {
-                DeliveryOutcome::Sent { .. } => report.sent += 1,
-                DeliveryOutcome::Retry { .. } => report.retried += 1,
-                DeliveryOutcome::Failed { .. } => report.failed += 1,
+            if claimed_at.elapsed() + margin >= self.policy.lease {
+                report.deferred += 1;
+                continue;
             }
-            self.store.complete_notification(&n.key, &outcome).await?;
+            let outcome = self.attempt(&n, now).await;
+            match self.store.complete_notification(&n, &outcome).await {
+                Ok(_) => match &outcome {
+                    DeliveryOutcome::Sent { .. } => report.sent += 1,
+                    DeliveryOutcome::Retry { .. } => report.retried += 1,
+                    DeliveryOutcome::Failed { .. } => report.failed += 1,
+                },
+                Err(experiment_core::Error::Conflict { what }) => {
+                    tracing::warn!(key = %n.key, %what, "outcome not recorded: another sender has it");
+                    report.superseded += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if report.deferred > 0 {
+            tracing::info!(
+                deferred = report.deferred,
+                "lease running out; the rest comes due again"
+            );
         }
         Ok(report)
     }
@@ -243,7 +268,8 @@ mod tests {
             SendReport {
                 sent: 0,
                 retried: 1,
-                failed: 1
+                failed: 1,
+                ..SendReport::default()
             }
         );
         let n = store.notification(&ns[0].key).await.unwrap().unwrap();

@@ -189,3 +189,87 @@ async fn permanent_failures_are_parked_with_the_reason() {
     assert!(parked.last_error.unwrap().contains("channel_is_archived"));
     assert!(slack.sent().is_empty());
 }
+
+/// A slow destination that counts what it receives, by notification key.
+#[derive(Debug, Default)]
+struct Slow {
+    got: Mutex<std::collections::HashMap<experiment_core::model::NotificationKey, usize>>,
+    delay: Duration,
+}
+
+#[async_trait]
+impl Notifier for Slow {
+    fn destination(&self) -> &str {
+        "slow"
+    }
+    async fn send(&self, n: &Notification) -> Result<Receipt> {
+        tokio::time::sleep(self.delay).await;
+        *self.got.lock().unwrap().entry(n.key).or_default() += 1;
+        Ok(Receipt::default())
+    }
+}
+
+#[tokio::test]
+async fn two_senders_with_tiny_leases_and_a_slow_receiver_deliver_each_once() {
+    let store: Arc<dyn Store> = Arc::new(experiment_core::memory::MemoryStore::new());
+    let t0 = Utc::now();
+    let mut keys = Vec::new();
+    for i in 0..24 {
+        let a = alert("r1", &format!("{}", 1100 + i), t0);
+        let n = Notification::pending(a.clone(), "slow");
+        keys.push(n.key);
+        store.record_alert(&a, &[n]).await.unwrap();
+    }
+    let slow = Arc::new(Slow {
+        delay: Duration::from_millis(40),
+        ..Slow::default()
+    });
+    // A lease of 300 ms holds about 5 sends of 40 ms after the margin: each sender's batch of
+    // 24 outlives its lease many times over, as a 60 s lease does behind a 1/s Slack limit.
+    let policy = RetryPolicy {
+        lease: Duration::from_millis(300),
+        batch: 24,
+        ..RetryPolicy::default()
+    };
+    let senders: Vec<OutboxSender> = (0..2)
+        .map(|_| {
+            OutboxSender::new(
+                store.clone(),
+                [slow.clone() as Arc<dyn Notifier>],
+                policy.clone(),
+            )
+        })
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut rounds = Vec::new();
+    for s in senders {
+        let store = store.clone();
+        let keys = keys.clone();
+        rounds.push(tokio::spawn(async move {
+            let mut superseded = 0;
+            loop {
+                let r = s.run_once(Utc::now()).await.unwrap();
+                superseded += r.superseded;
+                let mut all_sent = true;
+                for k in &keys {
+                    let n = store.notification(k).await.unwrap().unwrap();
+                    all_sent &= n.status == NotificationStatus::Sent;
+                }
+                if all_sent || tokio::time::Instant::now() > deadline {
+                    return superseded;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    for r in rounds {
+        r.await.unwrap();
+    }
+    let got = slow.got.lock().unwrap().clone();
+    for k in &keys {
+        let n = store.notification(k).await.unwrap().unwrap();
+        assert_eq!(n.status, NotificationStatus::Sent, "none lost: {k}");
+        assert_eq!(n.attempts, 1, "completed once: {k}");
+        assert_eq!(got.get(k), Some(&1), "received once: {k}");
+    }
+}

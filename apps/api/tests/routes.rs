@@ -960,7 +960,7 @@ async fn an_alert_shows_each_delivery() {
     app.store.record_alert(&alert, &ns).await.unwrap();
     app.store
         .complete_notification(
-            &ns[0].key,
+            &ns[0],
             &experiment_core::model::DeliveryOutcome::Retry {
                 retry_at: t + chrono::Duration::seconds(30),
                 error: "rate limited".into(),
@@ -1240,7 +1240,7 @@ impl Store for Down {
     }
     async fn complete_notification(
         &self,
-        _: &experiment_core::model::NotificationKey,
+        _: &Notification,
         _: &experiment_core::model::DeliveryOutcome,
     ) -> experiment_core::Result<Notification> {
         down()

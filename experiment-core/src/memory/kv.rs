@@ -16,8 +16,8 @@ use crate::model::{
     NotificationStatus, Quote, RuleId, Security, SecurityCode,
 };
 use crate::store::{
-    check_document_key, check_limit, lease_end, AlertQuery, Page, SecurityQuery, StateSnapshot,
-    Store, UpsertCount,
+    check_document_key, check_limit, fenced_apply, lease_end, AlertQuery, Page, SecurityQuery,
+    StateSnapshot, Store, UpsertCount,
 };
 use crate::{Error, Result};
 
@@ -621,15 +621,16 @@ impl<B: KvBackend> Store for KvStore<B> {
 
     async fn complete_notification(
         &self,
-        key: &NotificationKey,
+        claimed: &Notification,
         outcome: &DeliveryOutcome,
     ) -> Result<Notification> {
-        let (key, outcome) = (key.to_string(), outcome.clone());
+        let (key, outcome, claimed) = (claimed.key.to_string(), outcome.clone(), claimed.clone());
         self.run(true, move |tx| {
-            let mut n: Notification = get_json(tx, Table::Notifications, &key)?
+            let stored: Notification = get_json(tx, Table::Notifications, &key)?
                 .ok_or_else(|| Error::not_found(format!("notification '{key}'")))?;
-            let due_before = n.next_attempt_at;
-            if !n.apply(&outcome) {
+            let due_before = stored.next_attempt_at;
+            let (n, changed) = fenced_apply(stored, &claimed, &outcome)?;
+            if !changed {
                 return Ok(n);
             }
             tx.delete(Table::OutboxDue, &format!("{}/{key}", time_key(due_before)))?;

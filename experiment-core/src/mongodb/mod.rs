@@ -10,12 +10,14 @@
 //!   round-trip to the digit), next to the indexed fields queries need (`t` for times, `code`,
 //!   `rule`, `status`, `due`).
 //! - `record_alert` needs no multi-document transaction (a standalone `mongod` has none): it
-//!   writes the notifications first with `$setOnInsert`, then inserts the alert, whose `_id`
-//!   makes it happen once. A crash in between leaves notifications that a redelivery finds
-//!   already there.
+//!   writes the notifications parked (never claimable), inserts the alert (whose `_id` makes
+//!   it happen once), then releases them. A crash at any point leaves nothing deliverable that
+//!   is not recorded, and the redelivered event completes what was left.
 //! - `claim_notifications` takes each due notification with `findOneAndUpdate`, so two
 //!   senders never claim the same one; `complete_notification` updates only if nobody else
-//!   changed the notification since it was read.
+//!   changed the notification since it was read, and only under the caller's claim (fencing).
+//! - Errors are classified: a refused login or a rejected document is permanent, the rest
+//!   transient; operations fail within seconds (10 s server selection) when the server is gone.
 
 use std::fmt;
 use std::str::FromStr;
@@ -35,8 +37,8 @@ use crate::model::{
     NotificationStatus, Quote, RuleId, Security, SecurityCode,
 };
 use crate::store::{
-    check_document_key, check_limit, lease_end, AlertQuery, Page, SecurityQuery, StateSnapshot,
-    Store, UpsertCount,
+    check_document_key, check_limit, fenced_apply, lease_end, AlertQuery, Page, SecurityQuery,
+    StateSnapshot, Store, UpsertCount,
 };
 use crate::{Error, Result};
 
@@ -60,8 +62,29 @@ impl fmt::Debug for MongoStore {
 }
 
 fn unavailable(e: mongodb::error::Error) -> Error {
-    Error::unavailable("mongodb", e)
+    classify(e)
 }
+
+/// The server's errors by what retrying would do: a refused login or a rejected document is
+/// permanent, anything else (network, elections, timeouts) transient.
+fn classify(e: mongodb::error::Error) -> Error {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match e.kind.as_ref() {
+        ErrorKind::Authentication { .. } => Error::Rejected {
+            destination: "mongodb".into(),
+            reason: "authentication failed (check the user and password of store.uri)".into(),
+        },
+        ErrorKind::InvalidArgument { message, .. } => Error::invalid("mongodb", message.clone()),
+        // 121: document failed validation; 2: bad value.
+        ErrorKind::Write(WriteFailure::WriteError(w)) if matches!(w.code, 2 | 121) => {
+            Error::invalid("mongodb", w.message.clone())
+        }
+        _ => Error::unavailable("mongodb", e),
+    }
+}
+
+/// `due` of a parked notification: never claimable.
+const PARKED_DUE: bson::DateTime = bson::DateTime::from_millis(253_402_300_799_000); // 9999-12-31T23:59:59Z
 
 fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
@@ -142,7 +165,7 @@ impl MongoStore {
                 format!("'{database}' is not a MongoDB database name"),
             ));
         }
-        let options = mongodb::options::ClientOptions::parse(uri)
+        let mut options = mongodb::options::ClientOptions::parse(uri)
             .await
             .map_err(|e| Error::invalid("mongodb uri", e.to_string()))?;
         // Hosts only: the URI may carry credentials.
@@ -152,6 +175,14 @@ impl MongoStore {
             .map(|h| h.to_string())
             .collect::<Vec<_>>()
             .join(",");
+        // Fail an operation in seconds when the server is gone, not after the driver's 30 s:
+        // the caller retries with backoff and reports the outage meanwhile.
+        options
+            .server_selection_timeout
+            .get_or_insert(Duration::from_secs(10));
+        options
+            .connect_timeout
+            .get_or_insert(Duration::from_secs(5));
         let client = Client::with_options(options)
             .map_err(|e| Error::invalid("mongodb uri", e.to_string()))?;
         let store = MongoStore {
@@ -194,6 +225,18 @@ impl MongoStore {
                 .await
                 .map_err(unavailable)?;
         }
+        Ok(())
+    }
+
+    /// Releases the parked notifications of an alert: due at the alert's time.
+    async fn release(&self, alert: &str, at: DateTime<Utc>) -> Result<()> {
+        self.coll(NOTIFICATIONS)
+            .update_many(
+                doc! {"alert": alert, "parked": true},
+                doc! {"$set": {"due": millis(at), "parked": false}},
+            )
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -579,23 +622,33 @@ impl Store for MongoStore {
     }
 
     async fn record_alert(&self, alert: &Alert, notifications: &[Notification]) -> Result<bool> {
+        // Without a multi-document transaction (a standalone server has none), the order makes
+        // a partial write harmless: notifications are written parked (never claimable), then
+        // the alert, then the notifications are released. A crash before the alert leaves
+        // parked notifications of an alert that does not exist yet: never delivered, and the
+        // redelivered event writes the alert and releases them. A crash after the alert is
+        // repaired by the redelivery too: the alert exists, its parked notifications are
+        // released.
         let id = alert.id.to_string();
-        if self
+        let exists = self
             .coll(ALERTS)
             .find_one(doc! {"_id": &id})
             .await
-            .map_err(unavailable)?
-            .is_some()
-        {
+            .map_err(classify)?
+            .is_some();
+        if exists {
+            self.release(&id, alert.triggered_at).await?;
             return Ok(false);
         }
         for n in notifications {
-            let d = notification_document(n)?;
+            let mut d = notification_document(n)?;
+            d.insert("parked", true);
+            d.insert("due", PARKED_DUE);
             self.coll(NOTIFICATIONS)
                 .update_one(doc! {"_id": n.key.to_string()}, doc! {"$setOnInsert": d})
                 .upsert(true)
                 .await
-                .map_err(unavailable)?;
+                .map_err(classify)?;
         }
         let d = doc! {
             "_id": &id,
@@ -606,11 +659,13 @@ impl Store for MongoStore {
             "rule": alert.rule_id.as_str(),
             "doc": to_doc(alert)?,
         };
-        match self.coll(ALERTS).insert_one(d).await {
-            Ok(_) => Ok(true),
-            Err(e) if is_duplicate_key(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        let new = match self.coll(ALERTS).insert_one(d).await {
+            Ok(_) => true,
+            Err(e) if is_duplicate_key(&e) => false,
+            Err(e) => return Err(classify(e)),
+        };
+        self.release(&id, alert.triggered_at).await?;
+        Ok(new)
     }
 
     async fn alerts(&self, query: &AlertQuery) -> Result<Vec<Alert>> {
@@ -691,36 +746,48 @@ impl Store for MongoStore {
 
     async fn complete_notification(
         &self,
-        key: &NotificationKey,
+        claimed: &Notification,
         outcome: &DeliveryOutcome,
     ) -> Result<Notification> {
+        let key = claimed.key;
         let id = key.to_string();
-        let mut n: Notification = self
+        let stored: Notification = self
             .get_doc(NOTIFICATIONS, &id)
             .await?
             .ok_or_else(|| Error::not_found(format!("notification '{key}'")))?;
-        let read_attempts = i64::from(n.attempts);
-        if !n.apply(outcome) {
+        let (read_attempts, read_due) =
+            (i64::from(stored.attempts), millis(stored.next_attempt_at));
+        let (n, changed) = fenced_apply(stored, claimed, outcome)?;
+        if !changed {
             return Ok(n);
         }
-        // Only if nobody completed it since we read it (optimistic concurrency on `attempts`).
+        // Only if nobody claimed or completed it since it was read (optimistic concurrency on
+        // the attempts and the lease end, the fencing token).
         let r = self
             .coll(NOTIFICATIONS)
             .replace_one(
-                doc! {"_id": &id, "attempts": read_attempts, "status": {"$ne": "sent"}},
+                doc! {"_id": &id, "attempts": read_attempts, "due": read_due, "status": {"$ne": "sent"}},
                 notification_document(&n)?,
             )
             .await
             .map_err(unavailable)?;
         if r.matched_count == 0 {
-            // Someone else recorded an outcome first; theirs stands.
-            return self
+            let now: Notification = self
                 .get_doc(NOTIFICATIONS, &id)
                 .await?
-                .ok_or_else(|| Error::not_found(format!("notification '{key}'")));
+                .ok_or_else(|| Error::not_found(format!("notification '{key}'")))?;
+            if now.status == NotificationStatus::Sent {
+                return Ok(now);
+            }
+            return Err(Error::Conflict {
+                what: format!(
+                    "notification '{key}' was claimed again after this claim's lease ended"
+                ),
+            });
         }
         Ok(n)
     }
+
     async fn put_document(
         &self,
         collection: &str,

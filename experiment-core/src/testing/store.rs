@@ -42,6 +42,7 @@ macro_rules! store_conformance {
                 an_alert_is_found_by_id_with_its_notifications,
                 alerts_page_by_cursor_without_gaps_or_repeats_at_one_instant,
                 documents_round_trip_page_and_delete,
+                a_superseded_claim_cannot_complete,
             ]
         );
     };
@@ -478,18 +479,17 @@ pub async fn completed_notifications_record_their_outcome(store: &dyn Store) {
         .await
         .unwrap();
     let lease = Duration::from_secs(60);
-    assert_eq!(
-        store
-            .claim_notifications(at(5, 0), lease, 10)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    let claimed = store
+        .claim_notifications(at(5, 0), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let claim_of = |k| claimed.iter().find(|c| c.key == k).unwrap().clone();
+    let (cm, cn) = (claim_of(m.key), claim_of(n.key));
 
     let failed = store
         .complete_notification(
-            &m.key,
+            &cm,
             &DeliveryOutcome::Failed {
                 error: "channel_not_found".into(),
             },
@@ -503,7 +503,7 @@ pub async fn completed_notifications_record_their_outcome(store: &dyn Store) {
 
     let retried = store
         .complete_notification(
-            &n.key,
+            &cn,
             &DeliveryOutcome::Retry {
                 retry_at: at(5, 10),
                 error: "HTTP 503".into(),
@@ -521,18 +521,15 @@ pub async fn completed_notifications_record_their_outcome(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
-    assert_eq!(
-        store
-            .claim_notifications(at(5, 10), lease, 10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    let again = store
+        .claim_notifications(at(5, 10), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
 
     let sent = store
         .complete_notification(
-            &n.key,
+            &again[0],
             &DeliveryOutcome::Sent {
                 at: at(5, 10),
                 receipt: Some("1700.01".into()),
@@ -542,16 +539,19 @@ pub async fn completed_notifications_record_their_outcome(store: &dyn Store) {
         .unwrap();
     assert_eq!((sent.status, sent.attempts), (NotificationStatus::Sent, 2));
     assert_eq!(sent.receipt.as_deref(), Some("1700.01"));
-    let late = store
-        .complete_notification(
-            &n.key,
-            &DeliveryOutcome::Failed {
-                error: "late".into(),
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(late.status, NotificationStatus::Sent, "sent is final");
+    for stale in [&again[0], &cn] {
+        let late = store
+            .complete_notification(
+                stale,
+                &DeliveryOutcome::Failed {
+                    error: "late".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(late.status, NotificationStatus::Sent, "sent is final");
+        assert_eq!(late.attempts, 2, "a late report counts nothing");
+    }
 
     assert!(
         store
@@ -564,7 +564,7 @@ pub async fn completed_notifications_record_their_outcome(store: &dyn Store) {
     let missing = alert("r9", "1101", at(1, 0));
     let err = store
         .complete_notification(
-            &Notification::pending(missing, "x").key,
+            &Notification::pending(missing, "x"),
             &DeliveryOutcome::Failed { error: "x".into() },
         )
         .await
@@ -776,7 +776,7 @@ pub async fn an_alert_is_found_by_id_with_its_notifications(store: &dyn Store) {
     );
     store
         .complete_notification(
-            &ns[0].key,
+            &ns[0],
             &DeliveryOutcome::Sent {
                 at: at(5, 1),
                 receipt: Some("ts-1".into()),
@@ -901,4 +901,55 @@ pub async fn documents_round_trip_page_and_delete(store: &dyn Store) {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+}
+
+/// A claim's completion holds only while the claim does: once the lease ran out and another
+/// sender claimed the notification, the first sender's late report is refused (`Conflict`),
+/// and the second sender's stands.
+pub async fn a_superseded_claim_cannot_complete(store: &dyn Store) {
+    let a = alert("r1", "2330", at(5, 0));
+    let n = Notification::pending(a.clone(), "slack");
+    store
+        .record_alert(&a, std::slice::from_ref(&n))
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(10);
+    let first = store
+        .claim_notifications(at(5, 0), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    // The first sender is slow: its lease ends and a second sender claims it.
+    let second = store
+        .claim_notifications(at(5, 1), lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1, "due again once the lease ended");
+    let err = store
+        .complete_notification(
+            &first[0],
+            &DeliveryOutcome::Retry {
+                retry_at: at(6, 0),
+                error: "slow".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
+    let done = store
+        .complete_notification(
+            &second[0],
+            &DeliveryOutcome::Sent {
+                at: at(5, 1),
+                receipt: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.status, done.attempts), (NotificationStatus::Sent, 1));
+    assert_eq!(
+        store.notification(&n.key).await.unwrap().unwrap().attempts,
+        1,
+        "the refused report counted nothing"
+    );
 }
