@@ -335,6 +335,9 @@ struct PartitionState {
     pending: BTreeSet<i64>,
     next: Option<i64>,
     committed: Option<i64>,
+    // An asynchronous commit of this position is under way: not issued again until the
+    // broker answers (then `committed`, or cleared on failure so it is retried).
+    committing: Option<i64>,
 }
 
 impl PartitionState {
@@ -360,7 +363,7 @@ impl Tracker {
                 }
             }
             if let Some(pos) = st.position() {
-                if st.committed != Some(pos) {
+                if st.committed != Some(pos) && st.committing != Some(pos) {
                     let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(pos));
                 }
             }
@@ -374,7 +377,30 @@ impl Tracker {
                 self.parts.get_mut(&(e.topic().to_owned(), e.partition())),
                 e.offset(),
             ) {
-                st.committed = Some(o);
+                st.committed = Some(st.committed.map_or(o, |c| c.max(o)));
+                if st.committing.is_some_and(|c| c <= o) {
+                    st.committing = None;
+                }
+            }
+        }
+    }
+
+    fn mark_committing(&mut self, tpl: &TopicPartitionList) {
+        for e in tpl.elements() {
+            if let (Some(st), Offset::Offset(o)) = (
+                self.parts.get_mut(&(e.topic().to_owned(), e.partition())),
+                e.offset(),
+            ) {
+                st.committing = Some(o);
+            }
+        }
+    }
+
+    /// An asynchronous commit failed: its positions are committed again at the next chance.
+    fn commit_failed(&mut self, tpl: &TopicPartitionList) {
+        for e in tpl.elements() {
+            if let Some(st) = self.parts.get_mut(&(e.topic().to_owned(), e.partition())) {
+                st.committing = None;
             }
         }
     }
@@ -406,6 +432,21 @@ impl ConsumerContext for GroupContext {
             }
             for e in revoked.elements() {
                 t.parts.remove(&(e.topic().to_owned(), e.partition()));
+            }
+        }
+    }
+
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        let mut t = lock(&self.tracker);
+        match result {
+            Ok(()) => t.mark_committed(offsets),
+            Err(e) => {
+                tracing::warn!(error = %e, "offset commit failed; it is retried");
+                t.commit_failed(offsets);
             }
         }
     }
@@ -458,11 +499,14 @@ impl AckHandle for KafkaAck {
             st.next = Some(offset);
         }
         if let Some(consumer) = self.consumer.upgrade() {
+            // Asynchronous (a zero timeout): the caller's thread is a runtime's and must not
+            // block. librdkafka drops the partition's messages fetched before the seek, so
+            // nothing after `offset` is handed out before it comes again.
             if let Err(e) = consumer.seek(
                 &full,
                 partition as i32,
                 Offset::Offset(offset),
-                Duration::from_secs(10),
+                Duration::ZERO,
             ) {
                 tracing::warn!(topic = %full, partition, offset, error = %e, "seek after nack failed");
             }
@@ -488,8 +532,18 @@ impl KafkaSubscription {
         if tpl.count() == 0 {
             return Ok(());
         }
-        self.consumer.commit(&tpl, mode).map_err(unavailable)?;
-        t.mark_committed(&tpl);
+        match mode {
+            // Done only when the broker says so (the context's commit callback); a failure
+            // leaves the position to be committed again.
+            CommitMode::Async => {
+                self.consumer.commit(&tpl, mode).map_err(unavailable)?;
+                t.mark_committing(&tpl);
+            }
+            CommitMode::Sync => {
+                self.consumer.commit(&tpl, mode).map_err(unavailable)?;
+                t.mark_committed(&tpl);
+            }
+        }
         Ok(())
     }
 
