@@ -296,6 +296,21 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Keeps `quote` as the code's latest if it is newer than the stored one. Returns whether
     /// it was kept.
     async fn put_quote(&self, quote: &Quote) -> Result<bool>;
+
+    /// [`Store::put_quote`] for many quotes at once (a worker's batch): one write where the
+    /// backend can. Afterwards each code's stored quote is the newest of the batch and the one
+    /// stored before. Returns, for each quote in order, whether it was written (a quote that
+    /// another quote of the batch supersedes may be skipped).
+    ///
+    /// # Errors
+    /// As `put_quote`; on an error, some quotes may have been kept (each is idempotent).
+    async fn put_quotes(&self, quotes: &[Quote]) -> Result<Vec<bool>> {
+        let mut kept = Vec::with_capacity(quotes.len());
+        for q in quotes {
+            kept.push(self.put_quote(q).await?);
+        }
+        Ok(kept)
+    }
     /// The latest quote of a code.
     async fn quote(&self, code: &SecurityCode) -> Result<Option<Quote>>;
 

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use experiment_core::memory::ConsoleNotifier;
-use experiment_core::{Error, Notifier, Result};
+use experiment_core::{Cache, Error, Notifier, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::discord::Discord;
-use crate::layers::{Backoff, Retrying, Throttled};
+use crate::layers::{Backoff, ClusterSpaced, Retrying, Throttled, CLUSTER_SPACING_MAX_RATE};
 use crate::secret::Secret;
 use crate::slack::{SlackBot, SlackWebhook};
 use crate::telegram::Telegram;
@@ -129,6 +129,16 @@ impl DestinationConfig {
     /// # Errors
     /// [`Error::InvalidInput`] naming the destination and the missing or wrong field.
     pub fn build(&self) -> Result<Arc<dyn Notifier>> {
+        self.build_shared(None)
+    }
+
+    /// [`DestinationConfig::build`], with the rate held across every process that shares
+    /// `cache` (the worker's replicas on one Redis): see [`ClusterSpaced`]. Without a cache,
+    /// or for a rate above [`CLUSTER_SPACING_MAX_RATE`], the limit is per process.
+    ///
+    /// # Errors
+    /// As `build`.
+    pub fn build_shared(&self, cache: Option<Arc<dyn Cache>>) -> Result<Arc<dyn Notifier>> {
         if self.name.trim().is_empty() {
             return Err(Error::invalid("name", "a destination needs a name"));
         }
@@ -210,6 +220,12 @@ impl DestinationConfig {
                 ))
             }
             None => rate,
+        };
+        let notifier: Arc<dyn Notifier> = match cache {
+            Some(cache) if rate.per_second <= CLUSTER_SPACING_MAX_RATE => {
+                Arc::new(ClusterSpaced::new(notifier, cache, &key, rate.per_second))
+            }
+            _ => notifier,
         };
         let throttled = Throttled::new(notifier, RateLimiter::shared(&key, rate));
         let backoff = Backoff {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use experiment_core::model::Notification;
-use experiment_core::{Notifier, Receipt, Result};
+use experiment_core::{Cache, Notifier, Receipt, Result};
 
 use experiment_core::limit::RateLimiter;
 
@@ -31,6 +31,83 @@ impl<N: Notifier> Notifier for Throttled<N> {
 
     async fn send(&self, notification: &Notification) -> Result<Receipt> {
         self.limiter.acquire().await;
+        self.inner.send(notification).await
+    }
+}
+
+/// Spaces the sends to one destination across every process that shares `cache` (replicas
+/// of the worker on one Redis): each send takes one time slot of `1 / rate` seconds, claimed
+/// with [`Cache::set_if_absent`], so the destination sees at most `rate` messages per second
+/// from all of them together. Sits behind the per-process limiter, which keeps the cache calls
+/// to one per send.
+///
+/// When the cache cannot be reached, sends go on under the per-process limit alone (a
+/// destination that then answers 429 is retried by the outbox): delivery never stops for the
+/// cache.
+#[derive(Debug)]
+pub struct ClusterSpaced<N> {
+    inner: N,
+    cache: Arc<dyn Cache>,
+    key: String,
+    interval: Duration,
+}
+
+/// The fastest rate [`ClusterSpaced`] coordinates (a cache call per send is cheap enough below
+/// it); faster destinations keep the per-process limit only.
+pub const CLUSTER_SPACING_MAX_RATE: f64 = 100.0;
+
+impl<N> ClusterSpaced<N> {
+    /// Wraps `inner`: at most `per_second` sends per second under `key`, across processes.
+    pub fn new(inner: N, cache: Arc<dyn Cache>, key: &str, per_second: f64) -> Self {
+        let interval = Duration::from_secs_f64(1.0 / per_second.clamp(0.001, 1_000.0));
+        ClusterSpaced {
+            inner,
+            cache,
+            key: format!("rate:{key}"),
+            interval,
+        }
+    }
+
+    async fn acquire(&self) {
+        let slot_ms = u128::max(self.interval.as_millis(), 1);
+        // A slot's mark outlives its slot, so a late claimant cannot take it again.
+        let ttl = self.interval * 2 + Duration::from_secs(1);
+        for _ in 0..10_000 {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis();
+            let slot = now / slot_ms;
+            match self
+                .cache
+                .set_if_absent(&format!("{}:{slot}", self.key), b"1", Some(ttl))
+                .await
+            {
+                Ok(true) => return,
+                Ok(false) => {
+                    let wait = (slot + 1) * slot_ms - now;
+                    tokio::time::sleep(Duration::from_millis(
+                        u64::try_from(wait).unwrap_or(1000).max(1),
+                    ))
+                    .await;
+                }
+                Err(e) => {
+                    tracing::debug!(key = %self.key, error = %e, "rate slots unavailable; the per-process limit applies alone");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<N: Notifier> Notifier for ClusterSpaced<N> {
+    fn destination(&self) -> &str {
+        self.inner.destination()
+    }
+
+    async fn send(&self, notification: &Notification) -> Result<Receipt> {
+        self.acquire().await;
         self.inner.send(notification).await
     }
 }

@@ -15,7 +15,7 @@ pub use config::{check_url, DestinationConfig, Kind};
 pub use experiment_core::limit::{Rate, RateLimiter};
 pub use experiment_core::memory::ConsoleNotifier;
 pub use http::{truncate, DEFAULT_TIMEOUT};
-pub use layers::{Backoff, Retrying, Throttled};
+pub use layers::{Backoff, ClusterSpaced, Retrying, Throttled, CLUSTER_SPACING_MAX_RATE};
 
 /// Slack's guidance: about one message per second per channel.
 pub const SLACK_RATE: Rate = Rate {

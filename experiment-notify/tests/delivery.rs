@@ -273,3 +273,86 @@ async fn two_senders_with_tiny_leases_and_a_slow_receiver_deliver_each_once() {
         assert_eq!(got.get(k), Some(&1), "received once: {k}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_hold_one_destination_rate_through_the_shared_cache() {
+    use experiment_core::memory::MemoryCache;
+    use experiment_notify::ClusterSpaced;
+    // Two "processes": each its own (unshared) per-process limiter with a burst, one cache.
+    let cache: Arc<dyn experiment_core::Cache> = Arc::new(MemoryCache::new());
+    let sent = Clocked::default();
+    let rate = experiment_notify::Rate {
+        per_second: 20.0,
+        burst: 20,
+    };
+    let replica = || {
+        Arc::new(Throttled::new(
+            ClusterSpaced::new(sent.clone(), cache.clone(), "webhook:shared-test", 20.0),
+            Arc::new(RateLimiter::new(rate)),
+        ))
+    };
+    let (a, b) = (replica(), replica());
+    let n = Notification::pending(alert("r", "2330", Utc::now()), "hook");
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (sender, n) = (if i % 2 == 0 { a.clone() } else { b.clone() }, n.clone());
+        tasks.push(tokio::spawn(async move { sender.send(&n).await.unwrap() }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(sent.0.lock().unwrap().len(), 20);
+    // Each process alone would send all 20 at once (its burst); together, one per 50 ms slot.
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "20 sends at 20/s across two processes took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_the_cache_sends_go_on_under_the_local_limit() {
+    use experiment_notify::ClusterSpaced;
+    /// A cache that is down.
+    #[derive(Debug)]
+    struct Down;
+    #[async_trait]
+    impl experiment_core::Cache for Down {
+        async fn get(&self, _: &str) -> Result<Option<Vec<u8>>> {
+            Err(experiment_core::Error::unavailable(
+                "redis",
+                "connection refused",
+            ))
+        }
+        async fn set(&self, _: &str, _: &[u8], _: Option<Duration>) -> Result<()> {
+            Err(experiment_core::Error::unavailable(
+                "redis",
+                "connection refused",
+            ))
+        }
+        async fn set_if_absent(&self, _: &str, _: &[u8], _: Option<Duration>) -> Result<bool> {
+            Err(experiment_core::Error::unavailable(
+                "redis",
+                "connection refused",
+            ))
+        }
+        async fn delete(&self, _: &str) -> Result<bool> {
+            Err(experiment_core::Error::unavailable(
+                "redis",
+                "connection refused",
+            ))
+        }
+    }
+    let sent = Clocked::default();
+    let n = ClusterSpaced::new(sent.clone(), Arc::new(Down), "webhook:down", 1.0);
+    let note = Notification::pending(alert("r", "2330", Utc::now()), "hook");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        for _ in 0..3 {
+            n.send(&note).await.unwrap();
+        }
+    })
+    .await
+    .expect("a cache outage does not hold delivery");
+    assert_eq!(sent.0.lock().unwrap().len(), 3);
+}

@@ -199,6 +199,7 @@ pub struct Pipeline {
     pub bus: Arc<MemoryBus>,
     worker: Arc<Worker>,
     subscription: Box<dyn Subscription>,
+    new_alert: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -305,9 +306,11 @@ pub async fn replay(args: &DemoArgs) -> anyhow::Result<(DemoReport, Pipeline)> {
     let expected = published + usize::from(!args.no_poison);
 
     let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new());
+    let new_alert = Arc::new(tokio::sync::Notify::new());
     let worker = Arc::new(
         Worker::new(store.clone(), cache.clone(), WorkerConfig::default())
-            .with_alert_events(bus.clone(), ""),
+            .with_alert_events(bus.clone(), "")
+            .with_alert_signal(new_alert.clone()),
     );
     worker.load_rules().await?;
     let mut skipped_events = Vec::new();
@@ -359,6 +362,7 @@ pub async fn replay(args: &DemoArgs) -> anyhow::Result<(DemoReport, Pipeline)> {
             bus,
             worker,
             subscription,
+            new_alert,
         },
     ))
 }
@@ -395,6 +399,7 @@ pub async fn serve(
         bus,
         worker,
         subscription,
+        new_alert,
     } = pipeline;
     let state = AppState::with_options(
         store.clone(),
@@ -430,6 +435,7 @@ pub async fn serve(
         move |t| {
             let (sender, store, destinations) =
                 (sender.clone(), store.clone(), destinations.clone());
+            let new_alert = new_alert.clone();
             async move {
                 let mut watch = DestinationWatch::default();
                 loop {
@@ -443,6 +449,7 @@ pub async fn serve(
                     }
                     tokio::select! {
                         _ = t.cancelled() => break,
+                        _ = new_alert.notified() => {}
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                 }

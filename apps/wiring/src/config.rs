@@ -110,7 +110,7 @@ pub struct BusConfig {
     pub group: String,
     /// Partitions of the topics created. Default 6.
     pub partitions: u32,
-    /// Replication factor of the topics created. Default 1 (use 3 in production).
+    /// Replication factor of the topics created. Default -1: the broker's default.
     pub replication: i32,
     /// Any librdkafka property (`security.protocol`, `sasl.username`, ...). Values are never
     /// logged.
@@ -125,7 +125,7 @@ impl Default for BusConfig {
             topic_prefix: String::new(),
             group: "experiment-workers".into(),
             partitions: 6,
-            replication: 1,
+            replication: -1,
             properties: BTreeMap::new(),
         }
     }
@@ -367,6 +367,13 @@ pub struct WorkerSettings {
     pub quote_ttl_secs: u64,
     /// Seconds between checks for changed rules and destinations. Default 5.
     pub refresh_secs: u64,
+    /// Seconds a claimed notification stays hidden from other senders. Default 60.
+    pub outbox_lease_secs: u64,
+    /// Notifications claimed per outbox round. Default 50.
+    pub outbox_batch: usize,
+    /// Most events of one partition processed as one batch (their data stored in one
+    /// write). Default 256.
+    pub batch: usize,
 }
 
 impl Default for WorkerSettings {
@@ -376,6 +383,9 @@ impl Default for WorkerSettings {
             dead_letters: false,
             quote_ttl_secs: 86_400,
             refresh_secs: 5,
+            outbox_lease_secs: 60,
+            outbox_batch: 50,
+            batch: 256,
         }
     }
 }
@@ -603,8 +613,11 @@ impl Config {
         if self.bus.partitions == 0 {
             return Err(ConfigError::new("bus.partitions", "must be at least 1"));
         }
-        if self.bus.replication < 1 {
-            return Err(ConfigError::new("bus.replication", "must be at least 1"));
+        if self.bus.replication < 1 && self.bus.replication != -1 {
+            return Err(ConfigError::new(
+                "bus.replication",
+                "must be at least 1, or -1 for the broker's default",
+            ));
         }
         if self.store.backend == StoreBackend::Mongodb {
             need(
@@ -663,6 +676,21 @@ impl Config {
         self.feeder.watchlist_codes()?;
         if self.worker.refresh_secs == 0 {
             return Err(ConfigError::new("worker.refresh_secs", "must be positive"));
+        }
+        if self.worker.outbox_lease_secs == 0 {
+            return Err(ConfigError::new(
+                "worker.outbox_lease_secs",
+                "must be positive",
+            ));
+        }
+        if !(1..=10_000).contains(&self.worker.outbox_batch) {
+            return Err(ConfigError::new(
+                "worker.outbox_batch",
+                "must be 1 to 10000",
+            ));
+        }
+        if !(1..=100_000).contains(&self.worker.batch) {
+            return Err(ConfigError::new("worker.batch", "must be 1 to 100000"));
         }
         if self.worker.quote_ttl_secs == 0 {
             return Err(ConfigError::new(

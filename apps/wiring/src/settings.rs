@@ -50,9 +50,19 @@ pub async fn stored_destinations(store: &dyn Store) -> Result<Vec<(String, serde
 #[derive(Debug, Default)]
 pub struct DestinationWatch {
     last: Option<String>,
+    cache: Option<Arc<dyn experiment_core::Cache>>,
 }
 
 impl DestinationWatch {
+    /// A watch whose notifiers hold each destination's rate across every process sharing
+    /// `cache` (replicas of the worker on one Redis), not just within this one.
+    pub fn shared(cache: Arc<dyn experiment_core::Cache>) -> Self {
+        DestinationWatch {
+            last: None,
+            cache: Some(cache),
+        }
+    }
+
     /// The notifiers when the destinations changed since the last call (always on the
     /// first), `None` otherwise. A stored destination that cannot be built is skipped with a
     /// warning; a configured one wins over a stored one of the same name.
@@ -71,7 +81,7 @@ impl DestinationWatch {
         }
         let mut notifiers = Vec::new();
         for d in configured {
-            match d.build() {
+            match d.build_shared(self.cache.clone()) {
                 Ok(n) => notifiers.push(n),
                 Err(e) => tracing::warn!(destination = %d.name, error = %e, "destination skipped"),
             }
@@ -82,7 +92,10 @@ impl DestinationWatch {
             }
             let built = serde_json::from_value::<DestinationConfig>(value)
                 .map_err(|e| e.to_string())
-                .and_then(|d| d.build().map_err(|e| e.to_string()));
+                .and_then(|d| {
+                    d.build_shared(self.cache.clone())
+                        .map_err(|e| e.to_string())
+                });
             match built {
                 Ok(n) => notifiers.push(n),
                 Err(e) => {

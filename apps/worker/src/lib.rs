@@ -23,14 +23,20 @@
 //! that does not parse is reported by [`Worker::load_rules`] with the column at fault, and
 //! not evaluated.
 //!
-//! The standalone `experiment-worker` service binary comes with the Kafka adapter; until then
-//! the all-in-one `experiment` CLI wires this library to the in-memory bus.
+//! [`Worker::run`] gives each partition a task of its own (a lane): partitions in parallel,
+//! each in order, each in batches whose data is stored in one write. Rule state lives per
+//! code behind the code's own lock and advances only when the bar's effects are stored (a
+//! failure drops it, to be rebuilt from the stored bars on redelivery).
+//!
+//! The `experiment-worker` binary runs it on Kafka; the all-in-one `experiment` CLI wires it
+//! to the in-memory bus.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use experiment_core::bus::{Delivery, EventBus, Record, Subscription};
 use experiment_core::model::{
     Alert, AlertId, AlertRule, DailyBar, Event, Notification, Payload, Quote, RuleId, SecurityCode,
@@ -38,12 +44,14 @@ use experiment_core::model::{
 };
 use experiment_core::seed::{AssetInfoView, SEED_TOPIC};
 use experiment_core::template::{alert_value, Template};
-use experiment_core::{Cache, CacheExt, Result, Store};
+use experiment_core::{Cache, CacheExt, Error, Result, Store};
 use experiment_indicators::eval::Evaluator;
 use experiment_indicators::rule::Rule;
+use futures::FutureExt;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
 /// Suffix of the dead-letter topic of a topic: `experiment.quotes.v1` → `experiment.quotes.v1.dlq`.
 pub const DEAD_LETTER_SUFFIX: &str = ".dlq";
@@ -66,6 +74,9 @@ pub struct WorkerConfig {
     /// How often [`Worker::run`] reloads the rules from the store, so rules added, changed,
     /// disabled or deleted (through the API) take effect without a restart. Default 5 s.
     pub rules_refresh: Duration,
+    /// Most deliveries of one partition [`Worker::run`] takes at once: their bars and quotes
+    /// are stored in one write. Default 256.
+    pub batch: usize,
 }
 
 impl Default for WorkerConfig {
@@ -75,6 +86,7 @@ impl Default for WorkerConfig {
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             rules_refresh: Duration::from_secs(5),
+            batch: 256,
         }
     }
 }
@@ -117,17 +129,84 @@ struct CompiledRule {
     rule: AlertRule,
     parsed: Rule,
     template: Template,
+    // Changes when the rule's expression changes: per-code state built for another
+    // generation is rebuilt.
+    generation: u64,
+}
+
+/// The active rules and a version that changes whenever they do.
+#[derive(Debug, Default)]
+struct RuleSet {
+    rules: Vec<CompiledRule>,
+    version: u64,
+}
+
+impl RuleSet {
+    fn watching<'a>(
+        &'a self,
+        code: &'a SecurityCode,
+        keep: impl Fn(&CompiledRule) -> bool + 'a,
+    ) -> Vec<&'a CompiledRule> {
+        self.rules
+            .iter()
+            .filter(|c| c.rule.watches(code) && keep(c))
+            .collect()
+    }
 }
 
 #[derive(Debug)]
 struct CodeState {
     eval: Evaluator,
     last: Option<(NaiveDate, Decimal)>,
+    generation: u64,
+}
+
+/// Every rule's state for one code, behind the code's own lock: codes never wait for each
+/// other, and one code's bars and quotes (two topics, two lanes) take turns.
+#[derive(Debug, Default)]
+struct CodeStates {
+    rules: HashMap<RuleId, CodeState>,
+    // The rule-set version these states were checked against.
+    version: u64,
+    // The lane whose closed bars built these states. Bars from another lane (the partition
+    // moved away and back, or the worker restarted it) mean another worker may have seen
+    // bars in between: the states are rebuilt from the store.
+    lane: Option<Lane>,
+}
+
+impl CodeStates {
+    /// Drops the states of rules that are gone or whose expression changed.
+    fn sync(&mut self, set: &RuleSet) {
+        if self.version == set.version {
+            return;
+        }
+        self.rules.retain(|id, st| {
+            set.rules
+                .iter()
+                .any(|c| &c.rule.id == id && c.generation == st.generation)
+        });
+        self.version = set.version;
+    }
+}
+
+/// A partition this worker consumes, and which assignment of it (a new generation each time
+/// the worker starts consuming it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Lane {
+    topic: String,
+    partition: u32,
+    generation: u64,
 }
 
 /// Calendar days of stored history replayed into a rule's state the first time a code is
 /// seen (about 530 trading days: enough for long averages to settle).
 const HISTORY_DAYS: i64 = 800;
+
+/// How often [`Worker::run`] asks the bus which partitions it still owns.
+const ASSIGNMENT_CHECK: Duration = Duration::from_millis(500);
+
+/// How often [`Worker::run`] logs its totals (when they changed).
+const PROGRESS_LOG: Duration = Duration::from_secs(10);
 
 fn indicator_bar(b: &DailyBar) -> experiment_indicators::Bar {
     experiment_indicators::Bar {
@@ -174,19 +253,24 @@ struct Fired<'a> {
 }
 
 /// Consumes deliveries into the store and the outbox.
-#[derive(Debug)]
+///
+/// Cloning is cheap and shares everything (rules, state, totals): [`Worker::run`] hands a
+/// clone to each partition's task.
+#[derive(Debug, Clone)]
 pub struct Worker {
     store: Arc<dyn Store>,
     cache: Arc<dyn Cache>,
     config: WorkerConfig,
-    // Swapped whole on reload; each bar takes a cheap Arc clone, not a copy of every rule.
-    rules: Mutex<Arc<Vec<CompiledRule>>>,
-    state: Mutex<HashMap<(RuleId, SecurityCode), CodeState>>,
-    stats: Mutex<WorkerStats>,
+    // Swapped whole on reload; each event takes a cheap Arc clone, not a copy of every rule.
+    rules: Arc<StdMutex<Arc<RuleSet>>>,
+    codes: Arc<StdMutex<HashMap<SecurityCode, Arc<Mutex<CodeStates>>>>>,
+    stats: Arc<StdMutex<WorkerStats>>,
     dead_letters: Option<Arc<dyn EventBus>>,
     alert_events: Option<(Arc<dyn EventBus>, String)>,
+    new_alert: Option<Arc<tokio::sync::Notify>>,
     // What the last load saw (ids, expressions, options), to log only changes.
-    rules_seen: Mutex<Option<String>>,
+    rules_seen: Arc<Mutex<Option<String>>>,
+    generations: Arc<AtomicU64>,
 }
 
 /// A daily bar's instant: the start of its calendar day in Taipei.
@@ -198,6 +282,11 @@ pub fn bar_time(date: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
 }
 
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; if something did, the data is still whole.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Worker {
     /// A worker over `store` and `cache`.
     pub fn new(store: Arc<dyn Store>, cache: Arc<dyn Cache>, config: WorkerConfig) -> Self {
@@ -205,13 +294,22 @@ impl Worker {
             store,
             cache,
             config,
-            rules: Mutex::new(Arc::new(Vec::new())),
-            state: Mutex::new(HashMap::new()),
-            stats: Mutex::new(WorkerStats::default()),
+            rules: Arc::new(StdMutex::new(Arc::new(RuleSet::default()))),
+            codes: Arc::new(StdMutex::new(HashMap::new())),
+            stats: Arc::new(StdMutex::new(WorkerStats::default())),
             dead_letters: None,
             alert_events: None,
-            rules_seen: Mutex::new(None),
+            new_alert: None,
+            rules_seen: Arc::new(Mutex::new(None)),
+            generations: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Wakes `signal` whenever an alert with notifications is recorded, so an outbox sender in
+    /// the same process delivers it at once instead of at its next poll.
+    pub fn with_alert_signal(mut self, signal: Arc<tokio::sync::Notify>) -> Self {
+        self.new_alert = Some(signal);
+        self
     }
 
     /// Publishes every new alert as an `alert.raised` event on `bus` (topic prefix `prefix`)
@@ -229,6 +327,18 @@ impl Worker {
     pub fn with_dead_letters(mut self, bus: Arc<dyn EventBus>) -> Self {
         self.dead_letters = Some(bus);
         self
+    }
+
+    fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn rule_set(&self) -> Arc<RuleSet> {
+        lock(&self.rules).clone()
+    }
+
+    fn code_states(&self, code: &SecurityCode) -> Arc<Mutex<CodeStates>> {
+        lock(&self.codes).entry(code.clone()).or_default().clone()
     }
 
     async fn dead_letter(&self, delivery: &Delivery, reason: &str) -> Result<()> {
@@ -261,32 +371,24 @@ impl Worker {
     pub async fn load_rules(&self) -> Result<Vec<(RuleId, String)>> {
         let stored = self.store.rules().await?;
         let fingerprint = serde_json::to_string(&stored).unwrap_or_default();
+        let mut seen = self.rules_seen.lock().await;
+        let old = self.rule_set();
         let mut active = Vec::new();
         let mut rejected = Vec::new();
         for rule in stored.into_iter().filter(|r| r.enabled) {
-            match compile(&rule) {
+            let same = old
+                .rules
+                .iter()
+                .find(|o| o.rule.id == rule.id && o.rule.expression == rule.expression)
+                .map(|o| o.generation);
+            match compile(&rule, same.unwrap_or_else(|| self.next_generation())) {
                 Ok(c) => active.push(c),
                 Err(reason) => rejected.push((rule.id.clone(), reason)),
             }
         }
-        let mut seen = self.rules_seen.lock().await;
         if seen.as_deref() == Some(fingerprint.as_str()) {
             return Ok(rejected);
         }
-        let mut rules = self.rules.lock().await;
-        let kept: std::collections::HashSet<RuleId> = active
-            .iter()
-            .filter(|c| {
-                rules
-                    .iter()
-                    .any(|o| o.rule.id == c.rule.id && o.rule.expression == c.rule.expression)
-            })
-            .map(|c| c.rule.id.clone())
-            .collect();
-        self.state
-            .lock()
-            .await
-            .retain(|(id, _), _| kept.contains(id));
         tracing::info!(
             active = active.len(),
             skipped = rejected.len(),
@@ -301,19 +403,35 @@ impl Worker {
         for (id, why) in &rejected {
             tracing::warn!(rule = %id, reason = %why, "rule skipped: it cannot be evaluated");
         }
-        *rules = Arc::new(active);
+        *lock(&self.rules) = Arc::new(RuleSet {
+            rules: active,
+            version: self.next_generation(),
+        });
         *seen = Some(fingerprint);
         Ok(rejected)
     }
 
     /// Totals so far.
     pub async fn stats(&self) -> WorkerStats {
-        *self.stats.lock().await
+        *lock(&self.stats)
     }
 
     /// Handles one delivery and acks or nacks it.
     pub async fn process(&self, delivery: Delivery) -> Outcome {
-        let mut outcome = match self.handle(&delivery).await {
+        let result = match decode(&delivery) {
+            Ok(event) => match self.write(std::slice::from_ref(&event)).await {
+                Ok(()) => self.effects(&event, None).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        self.settle(delivery, result).await
+    }
+
+    /// Turns a delivery's result into its outcome: counted, logged, dead-lettered when
+    /// unusable, then acked or nacked.
+    async fn settle(&self, delivery: Delivery, result: Result<usize>) -> Outcome {
+        let mut outcome = match result {
             Ok(alerts) => Outcome::Processed { alerts },
             Err(e) if e.is_transient() => Outcome::Retry {
                 reason: e.to_string(),
@@ -329,7 +447,7 @@ impl Worker {
                 };
             }
         }
-        let mut stats = self.stats.lock().await;
+        let mut stats = lock(&self.stats);
         match &outcome {
             Outcome::Processed { alerts } => {
                 stats.processed += 1;
@@ -350,8 +468,19 @@ impl Worker {
         outcome
     }
 
-    /// Processes deliveries until `shutdown` completes. Transient failures back off
-    /// exponentially, so an outage never becomes a tight retry loop.
+    /// Processes deliveries until `shutdown` completes.
+    ///
+    /// Each partition gets a task of its own (a lane): partitions are processed in parallel,
+    /// each strictly in order. A lane takes what has arrived (up to
+    /// [`WorkerConfig::batch`]), stores the batch's bars and quotes in one write per kind,
+    /// then evaluates the rules event by event, and acks each event once its effects are
+    /// stored. A transient failure nacks the event: the lane drops what it holds after it
+    /// (all of it comes again, in order) and backs off exponentially, so an outage never
+    /// becomes a tight retry loop. Partitions that move to another worker stop their lane,
+    /// and rule state built from them is rebuilt from the store if they come back.
+    ///
+    /// On shutdown each lane finishes the batch in hand, then the subscription commits what
+    /// was acked and leaves the group.
     ///
     /// # Errors
     /// When the subscription itself fails.
@@ -361,14 +490,25 @@ impl Worker {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<WorkerStats> {
         tokio::pin!(shutdown);
-        let mut backoff = self.config.min_backoff;
         // A zero period would make `interval` panic: a few milliseconds is as often as is useful.
         let mut refresh =
             tokio::time::interval(self.config.rules_refresh.max(Duration::from_millis(10)));
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         refresh.tick().await;
-        loop {
+        let mut assignment = tokio::time::interval(ASSIGNMENT_CHECK);
+        assignment.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut progress = tokio::time::interval(PROGRESS_LOG);
+        progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reported = WorkerStats::default();
+        let stop_all = CancellationToken::new();
+        let mut lanes: HashMap<(String, u32), LaneHandle> = HashMap::new();
+        // Lanes that were stopped but may still be finishing a batch: a new lane of the same
+        // partition waits for its predecessor, so a partition is never processed twice at once.
+        let mut finishing: HashMap<(String, u32), tokio::task::JoinHandle<()>> = HashMap::new();
+        let mut result = Ok(());
+        'main: loop {
             let delivery = tokio::select! {
+                biased;
                 _ = &mut shutdown => break,
                 _ = refresh.tick() => {
                     if let Err(e) = self.load_rules().await {
@@ -376,68 +516,309 @@ impl Worker {
                     }
                     continue;
                 }
-                d = subscription.next() => d?,
-            };
-            if let Outcome::Retry { .. } = self.process(delivery).await {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = tokio::time::sleep(backoff) => {}
+                _ = progress.tick() => {
+                    let now = *lock(&self.stats);
+                    if now != reported {
+                        tracing::info!(
+                            processed = now.processed,
+                            alerts = now.alerts,
+                            skipped = now.skipped,
+                            retried = now.retried,
+                            partitions = lanes.len(),
+                            "progress"
+                        );
+                        reported = now;
+                    }
+                    continue;
                 }
-                backoff = (backoff * 2).min(self.config.max_backoff);
-            } else {
-                backoff = self.config.min_backoff;
+                _ = assignment.tick() => {
+                    match subscription.assignment() {
+                        Ok(owned) => lanes.retain(|key, lane| {
+                            let keep = owned.contains(key);
+                            if !keep {
+                                tracing::debug!(topic = %key.0, partition = key.1, "partition revoked: its lane stops");
+                                lane.stop.cancel();
+                            }
+                            keep
+                        }),
+                        Err(e) => tracing::debug!(error = %e, "could not read the assignment"),
+                    }
+                    finishing.retain(|_, h| !h.is_finished());
+                    continue;
+                }
+                d = subscription.next() => match d {
+                    Ok(d) => d,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                },
+            };
+            let key = (delivery.topic.clone(), delivery.partition);
+            let mut delivery = Some(delivery);
+            // At most twice: a lane that ended by itself (it cannot, short of a bug) is
+            // replaced once.
+            for _ in 0..2 {
+                let tx = lanes
+                    .entry(key.clone())
+                    .or_insert_with(|| {
+                        let previous = finishing.remove(&key);
+                        self.spawn_lane(&key, stop_all.child_token(), previous)
+                    })
+                    .tx
+                    .clone();
+                let Some(d) = delivery.take() else { break };
+                tokio::select! {
+                    biased;
+                    _ = &mut shutdown => break 'main,
+                    sent = tx.send(d) => match sent {
+                        Ok(()) => break,
+                        Err(tokio::sync::mpsc::error::SendError(d)) => {
+                            tracing::error!(topic = %key.0, partition = key.1, "a partition's task ended; starting it again");
+                            if let Some(old) = lanes.remove(&key) {
+                                finishing.insert(key.clone(), old.task);
+                            }
+                            delivery = Some(d);
+                        }
+                    },
+                }
             }
         }
+        // Each lane finishes the batch in hand; what it has not started stays unacked and is
+        // delivered again to whoever owns the partition next.
+        stop_all.cancel();
+        for (_, lane) in lanes.drain() {
+            drop(lane.tx);
+            if let Err(e) = lane.task.await {
+                tracing::error!(error = %e, "a partition's task failed");
+            }
+        }
+        for (_, task) in finishing.drain() {
+            task.await.ok();
+        }
         subscription.close().await?;
+        result?;
         Ok(self.stats().await)
     }
 
-    async fn handle(&self, delivery: &Delivery) -> Result<usize> {
-        let event = decode(delivery)?;
-        match event.payload {
-            Payload::DailyBar(bar) => {
-                self.store
-                    .upsert_daily_bars(std::slice::from_ref(&bar))
-                    .await?;
-                self.evaluate(&bar, event.time).await
+    fn spawn_lane(
+        &self,
+        key: &(String, u32),
+        stop: CancellationToken,
+        previous: Option<tokio::task::JoinHandle<()>>,
+    ) -> LaneHandle {
+        let capacity = self.config.batch.max(1) * 2;
+        let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+        let lane = Lane {
+            topic: key.0.clone(),
+            partition: key.1,
+            generation: self.next_generation(),
+        };
+        let worker = self.clone();
+        let token = stop.clone();
+        let task = tokio::spawn(async move {
+            if let Some(p) = previous {
+                p.await.ok();
             }
-            Payload::Quote(q) => {
-                self.store.put_quote(&q).await?;
+            worker.lane(rx, lane, token).await;
+        });
+        LaneHandle { tx, task, stop }
+    }
+
+    /// One partition's loop: batches in order, a nacked event rewinds the lane.
+    async fn lane(
+        &self,
+        mut rx: tokio::sync::mpsc::Receiver<Delivery>,
+        lane: Lane,
+        stop: CancellationToken,
+    ) {
+        let mut backoff = self.config.min_backoff;
+        // After a nack at offset `o`, records after `o` already handed out come again after
+        // `o` itself: the stale copies are dropped (unacked) until `o` returns.
+        let mut rewind: Option<u64> = None;
+        let max = self.config.batch.max(1);
+        loop {
+            let first = tokio::select! {
+                biased;
+                _ = stop.cancelled() => return,
+                d = rx.recv() => match d {
+                    Some(d) => d,
+                    None => return,
+                },
+            };
+            let mut batch = Vec::with_capacity(max.min(64));
+            batch.push(first);
+            while batch.len() < max {
+                match rx.try_recv() {
+                    Ok(d) => batch.push(d),
+                    Err(_) => break,
+                }
+            }
+            let batch: Vec<Delivery> = batch
+                .into_iter()
+                .filter(|d| match rewind {
+                    Some(o) if d.offset > o => false,
+                    Some(_) => {
+                        rewind = None;
+                        true
+                    }
+                    None => true,
+                })
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            tracing::trace!(topic = %lane.topic, partition = lane.partition, events = batch.len(), "batch");
+            match self.process_batch(batch, &lane).await {
+                Some(offset) => {
+                    rewind = Some(offset);
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(self.config.max_backoff);
+                }
+                None => backoff = self.config.min_backoff,
+            }
+        }
+    }
+
+    /// Processes a lane's batch in order. Returns the offset given back when a transient
+    /// failure stopped the batch; the deliveries after it are dropped unacked (they come
+    /// again after it).
+    async fn process_batch(&self, batch: Vec<Delivery>, lane: &Lane) -> Option<u64> {
+        let decoded: Vec<Result<Event>> = batch.iter().map(decode).collect();
+        let events: Vec<Event> = decoded
+            .iter()
+            .filter_map(|e| e.as_ref().ok())
+            .cloned()
+            .collect();
+        // The batch's data in as few writes as the store allows. A write refused for a reason
+        // other than an outage falls back to one event at a time, so only the event at
+        // fault is skipped.
+        let written = match self.write(&events).await {
+            Ok(()) => true,
+            Err(e) if e.is_transient() => {
+                let first = batch.into_iter().next()?;
+                let offset = first.offset;
+                self.settle(first, Err(e)).await;
+                return Some(offset);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a batch write was refused; writing one event at a time");
+                false
+            }
+        };
+        for (delivery, event) in batch.into_iter().zip(decoded) {
+            let result = match event {
+                Err(e) => Err(e),
+                Ok(event) => {
+                    let effects = async {
+                        if !written {
+                            self.write(std::slice::from_ref(&event)).await?;
+                        }
+                        self.effects(&event, Some(lane)).await
+                    };
+                    // A panic on one event (a bug: no external data may cause one) skips that
+                    // event, dead-lettered with the reason, instead of stopping the partition.
+                    match std::panic::AssertUnwindSafe(effects).catch_unwind().await {
+                        Ok(r) => r,
+                        Err(panic) => Err(Error::invalid(
+                            "event",
+                            format!("processing it panicked: {}", panic_message(&panic)),
+                        )),
+                    }
+                }
+            };
+            let offset = delivery.offset;
+            if let Outcome::Retry { .. } = self.settle(delivery, result).await {
+                return Some(offset);
+            }
+        }
+        None
+    }
+
+    /// Stores the events' data: bars in one upsert, quotes in one write (and the newest of
+    /// each code in the cache), securities in one upsert.
+    async fn write(&self, events: &[Event]) -> Result<()> {
+        let mut bars = Vec::new();
+        let mut quotes = Vec::new();
+        let mut securities = Vec::new();
+        for e in events {
+            match &e.payload {
+                Payload::DailyBar(b) => bars.push(b.clone()),
+                Payload::Quote(q) => quotes.push(q.clone()),
+                Payload::Security(s) => securities.push(s.clone()),
+                // Intraday bars and alerts from other workers need nothing from this worker yet.
+                _ => {}
+            }
+        }
+        if !bars.is_empty() {
+            self.store.upsert_daily_bars(&bars).await?;
+        }
+        if !securities.is_empty() {
+            self.store.upsert_securities(&securities).await?;
+        }
+        if !quotes.is_empty() {
+            let kept = self.store.put_quotes(&quotes).await?;
+            // The cache gets each code's newest kept quote, once.
+            let mut newest: HashMap<&SecurityCode, &Quote> = HashMap::new();
+            for (q, _) in quotes.iter().zip(kept).filter(|(_, k)| *k) {
+                let e = newest.entry(&q.code).or_insert(q);
+                if q.exchange_time >= e.exchange_time {
+                    *e = q;
+                }
+            }
+            for q in newest.into_values() {
                 self.cache
-                    .set_latest_quote(&q, Some(self.config.quote_ttl))
+                    .set_latest_quote(q, Some(self.config.quote_ttl))
                     .await?;
-                self.evaluate_quote(&q, event.time).await
             }
-            Payload::Security(s) => {
-                self.store.upsert_securities(&[s]).await?;
-                Ok(0)
-            }
-            // Intraday bars and alerts from other workers need nothing from this worker yet.
+        }
+        Ok(())
+    }
+
+    /// Evaluates the rules an event concerns, once its data is stored.
+    async fn effects(&self, event: &Event, lane: Option<&Lane>) -> Result<usize> {
+        match &event.payload {
+            Payload::DailyBar(bar) => self.evaluate(bar, event.time, lane).await,
+            Payload::Quote(q) => self.evaluate_quote(q, event.time).await,
             _ => Ok(0),
         }
     }
 
-    async fn evaluate(&self, bar: &DailyBar, at: DateTime<Utc>) -> Result<usize> {
-        let rules = self.rules.lock().await.clone();
+    async fn evaluate(
+        &self,
+        bar: &DailyBar,
+        at: DateTime<Utc>,
+        lane: Option<&Lane>,
+    ) -> Result<usize> {
+        let set = self.rule_set();
+        let rules = set.watching(&bar.code, |_| true);
+        if rules.is_empty() {
+            return Ok(0);
+        }
+        let states = self.code_states(&bar.code);
+        let mut states = states.lock().await;
+        states.sync(&set);
+        if let Some(lane) = lane {
+            if states.lane.as_ref().is_some_and(|l| l != lane) {
+                states.rules.clear();
+            }
+            states.lane = Some(lane.clone());
+        }
+        self.restore(&mut states, &rules, &bar.code, bar.date)
+            .await?;
         let mut recorded = 0;
-        for c in rules.iter().filter(|c| c.rule.watches(&bar.code)) {
-            let effects = async {
-                match self.check(c, bar, at).await? {
-                    Some(alert) => self.record(c, alert).await.map(usize::from),
-                    None => Ok(0),
-                }
-            };
-            match effects.await {
+        for c in rules {
+            match self.check(&mut states, c, bar, at).await {
                 Ok(n) => recorded += n,
                 Err(e) => {
                     // The rule's state has moved past this bar, but its effects are not all
                     // stored: forget the state, so the redelivery (this error nacks the event)
                     // rebuilds it from the stored bars before this one and fires again. The
                     // alert's derived id keeps that from doubling anything.
-                    self.state
-                        .lock()
-                        .await
-                        .remove(&(c.rule.id.clone(), bar.code.clone()));
+                    states.rules.remove(&c.rule.id);
                     return Err(e);
                 }
             }
@@ -445,47 +826,59 @@ impl Worker {
         Ok(recorded)
     }
 
-    /// The rule's state for `code`, restored the first time from up to [`HISTORY_DAYS`] of
-    /// stored bars before `date`, so a restart never starts cold.
-    async fn state_for<'a>(
+    /// Builds the missing rule states of `code` from up to [`HISTORY_DAYS`] of stored bars
+    /// before `date` (one read for all of them), so a restart never starts cold.
+    async fn restore(
         &self,
-        states: &'a mut HashMap<(RuleId, SecurityCode), CodeState>,
-        c: &CompiledRule,
+        states: &mut CodeStates,
+        rules: &[&CompiledRule],
         code: &SecurityCode,
         date: NaiveDate,
-    ) -> Result<&'a mut CodeState> {
-        let key = (c.rule.id.clone(), code.clone());
-        if !states.contains_key(&key) {
+    ) -> Result<()> {
+        let missing: Vec<&&CompiledRule> = rules
+            .iter()
+            .filter(|c| !states.rules.contains_key(&c.rule.id))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let from = date
+            .checked_sub_signed(chrono::Duration::days(HISTORY_DAYS))
+            .unwrap_or(NaiveDate::MIN);
+        let history = match date.pred_opt().filter(|to| *to >= from) {
+            Some(to) => self.store.daily_bars(code, from, to).await?,
+            None => Vec::new(),
+        };
+        for c in missing {
             let mut st = CodeState {
                 eval: Evaluator::new(&c.parsed),
                 last: None,
+                generation: c.generation,
             };
-            let from = date
-                .checked_sub_signed(chrono::Duration::days(HISTORY_DAYS))
-                .unwrap_or(NaiveDate::MIN);
-            if let Some(to) = date.pred_opt().filter(|to| *to >= from) {
-                for h in self.store.daily_bars(code, from, to).await? {
-                    st.eval
-                        .update(&indicator_bar(&h), bar_time(h.date).timestamp());
-                    st.last = Some((h.date, h.close));
-                }
+            for h in &history {
+                st.eval
+                    .update(&indicator_bar(h), bar_time(h.date).timestamp());
+                st.last = Some((h.date, h.close));
             }
-            states.insert(key.clone(), st);
+            states.rules.insert(c.rule.id.clone(), st);
         }
-        Ok(states.get_mut(&key).expect("inserted above"))
+        Ok(())
     }
 
-    /// Feeds the closed bar to the rule's per-code state and builds the alert when it fires.
+    /// Feeds the closed bar to the rule's state for the code and records the alert when it
+    /// fires. Returns the new alerts recorded (0 or 1).
     async fn check(
         &self,
+        states: &mut CodeStates,
         c: &CompiledRule,
         bar: &DailyBar,
         at: DateTime<Utc>,
-    ) -> Result<Option<Alert>> {
-        let mut states = self.state.lock().await;
-        let st = self.state_for(&mut states, c, &bar.code, bar.date).await?;
+    ) -> Result<usize> {
+        let Some(st) = states.rules.get_mut(&c.rule.id) else {
+            return Ok(0); // restored just before; absent only if the rule was just dropped
+        };
         if st.last.is_some_and(|(d, _)| d >= bar.date) {
-            return Ok(None); // a redelivered or late bar: already evaluated
+            return Ok(0); // a redelivered or late bar: already evaluated
         }
         let fired = st
             .eval
@@ -493,11 +886,10 @@ impl Worker {
         let previous = st.last;
         st.last = Some((bar.date, bar.close));
         if fired != Some(true) {
-            return Ok(None);
+            return Ok(0);
         }
         // Only for a firing: listing the values allocates, and most bars fire nothing.
         let looked = Looked::of(&st.eval);
-        drop(states);
         let bar_at = bar_time(bar.date);
         let change_pct = bar
             .change_pct()
@@ -519,7 +911,10 @@ impl Worker {
             change_pct,
             looked,
         };
-        self.alert(c, fired).await
+        match self.alert(c, fired).await? {
+            Some(alert) => self.record(c, alert).await.map(usize::from),
+            None => Ok(0),
+        }
     }
 
     /// Evaluates the intraday rules of the quote's code on the forming day bar.
@@ -529,7 +924,13 @@ impl Worker {
         else {
             return Ok(0); // no trade yet today: nothing forms a bar
         };
-        let rules = self.rules.lock().await.clone();
+        let set = self.rule_set();
+        let rules = set.watching(&q.code, |c| {
+            c.rule.frequency != TriggerFrequency::OncePerBarClose
+        });
+        if rules.is_empty() {
+            return Ok(0);
+        }
         let date = q.exchange_time.with_timezone(&MARKET_TZ).date_naive();
         let bar = experiment_indicators::Bar {
             open: to_f64(open),
@@ -538,20 +939,21 @@ impl Worker {
             close: to_f64(last),
             volume: volume as f64,
         };
+        let states = self.code_states(&q.code);
+        let mut states = states.lock().await;
+        states.sync(&set);
+        self.restore(&mut states, &rules, &q.code, date).await?;
         let mut recorded = 0;
-        for c in rules.iter().filter(|c| {
-            c.rule.watches(&q.code) && c.rule.frequency != TriggerFrequency::OncePerBarClose
-        }) {
-            let mut states = self.state.lock().await;
-            let st = self.state_for(&mut states, c, &q.code, date).await?;
+        for c in rules {
+            let Some(st) = states.rules.get(&c.rule.id) else {
+                continue;
+            };
             if st.last.is_some_and(|(d, _)| d >= date) {
                 continue; // this day's bar has closed: quotes after it change nothing
             }
             // A copy: the forming bar must not move the state closed bars build.
             let mut forming = st.eval.clone();
-            let holds = forming.update(&bar, bar_time(date).timestamp());
-            drop(states);
-            if holds != Some(true) {
+            if forming.update(&bar, bar_time(date).timestamp()) != Some(true) {
                 continue;
             }
             let bar_at = bar_time(date);
@@ -630,6 +1032,11 @@ impl Worker {
                 .collect()
         };
         let new = self.store.record_alert(&alert, &notifications).await?;
+        if new && !notifications.is_empty() {
+            if let Some(signal) = &self.new_alert {
+                signal.notify_one();
+            }
+        }
         if new {
             if let Some((bus, prefix)) = &self.alert_events {
                 let event = Event::new("worker", alert.triggered_at, Payload::Alert(alert.clone()));
@@ -646,16 +1053,36 @@ impl Worker {
             let mut rule = c.rule.clone();
             rule.enabled = false;
             self.store.upsert_rule(&rule).await?;
-            let mut rules = self.rules.lock().await;
+            let mut rules = lock(&self.rules);
             let remaining: Vec<CompiledRule> = rules
+                .rules
                 .iter()
                 .filter(|r| r.rule.id != rule.id)
                 .cloned()
                 .collect();
-            *rules = Arc::new(remaining);
+            *rules = Arc::new(RuleSet {
+                rules: remaining,
+                version: self.next_generation(),
+            });
         }
         Ok(new)
     }
+}
+
+/// A running lane: its queue, its task and the token that stops it.
+#[derive(Debug)]
+struct LaneHandle {
+    tx: tokio::sync::mpsc::Sender<Delivery>,
+    task: tokio::task::JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// `(now - then) × 100 / then`, when `then` is positive and nothing overflows.
@@ -673,15 +1100,33 @@ fn to_f64(d: Decimal) -> f64 {
 }
 
 fn decode(d: &Delivery) -> Result<Event> {
-    if d.topic.ends_with(SEED_TOPIC) {
+    let event = if d.topic.ends_with(SEED_TOPIC) {
         let view = AssetInfoView::decode(&d.record.payload, &d.position())?;
         let quote = view.to_quote()?;
-        return Ok(Event::new("seed", quote.received_at, Payload::Quote(quote)));
+        Event::new("seed", quote.received_at, Payload::Quote(quote))
+    } else {
+        d.decode_event()?
+    };
+    // Here rather than in the batch's write, so one bad event is skipped alone.
+    let invalid = |e: String| Error::invalid("event", format!("{}: {e}", d.position()));
+    match &event.payload {
+        Payload::DailyBar(b) => b.validate().map_err(|e| invalid(e.to_string()))?,
+        Payload::Quote(q) => {
+            // Market-time arithmetic (the quote's trading day in Taipei) needs a sane instant.
+            let year = q.exchange_time.year();
+            if !(1900..=2200).contains(&year) {
+                return Err(invalid(format!(
+                    "quote time {} is not within the years 1900 to 2200",
+                    q.exchange_time
+                )));
+            }
+        }
+        _ => {}
     }
-    d.decode_event()
+    Ok(event)
 }
 
-fn compile(rule: &AlertRule) -> std::result::Result<CompiledRule, String> {
+fn compile(rule: &AlertRule, generation: u64) -> std::result::Result<CompiledRule, String> {
     rule.validate().map_err(|e| e.to_string())?;
     let parsed = Rule::parse(&rule.expression).map_err(|e| e.to_string())?;
     // Validated above (a custom message) or known good (the default).
@@ -691,5 +1136,6 @@ fn compile(rule: &AlertRule) -> std::result::Result<CompiledRule, String> {
         rule: rule.clone(),
         parsed,
         template,
+        generation,
     })
 }

@@ -123,14 +123,17 @@ async fn main() -> anyhow::Result<()> {
     let worker_config = WorkerConfig {
         quote_ttl: Duration::from_secs(config.worker.quote_ttl_secs),
         rules_refresh: Duration::from_secs(config.worker.refresh_secs),
+        batch: config.worker.batch,
         ..WorkerConfig::default()
     };
+    let new_alert = Arc::new(tokio::sync::Notify::new());
     let mut worker = Worker::new(
         backends.store.clone(),
         backends.cache.clone(),
         worker_config,
     )
-    .with_alert_events(backends.bus.clone(), "");
+    .with_alert_events(backends.bus.clone(), "")
+    .with_alert_signal(new_alert.clone());
     if config.worker.dead_letters {
         worker = worker.with_dead_letters(backends.bus.clone());
     }
@@ -148,7 +151,12 @@ async fn main() -> anyhow::Result<()> {
 
     // The outbox sender, supervised: a panic is logged and it starts again. It follows the
     // destinations of the configuration and those added through the API.
-    let sender = OutboxSender::new(backends.store.clone(), Vec::new(), RetryPolicy::default());
+    let policy = RetryPolicy {
+        lease: Duration::from_secs(config.worker.outbox_lease_secs),
+        batch: config.worker.outbox_batch,
+        ..RetryPolicy::default()
+    };
+    let sender = OutboxSender::new(backends.store.clone(), Vec::new(), policy.clone());
     let restarts = Arc::new(Restarts::default());
     // Without destinations configured, alerts go to standard output, as before.
     let configured = if config.destinations.is_empty() {
@@ -157,13 +165,18 @@ async fn main() -> anyhow::Result<()> {
         config.destinations.clone()
     };
     let store = backends.store.clone();
+    let cache = backends.cache.clone();
     let refresh = Duration::from_secs(config.worker.refresh_secs);
+    let batch = policy.batch;
     let outbox = supervise("outbox sender", token.clone(), restarts, move |t| {
         let (sender, store, configured) = (sender.clone(), store.clone(), configured.clone());
+        let cache = cache.clone();
+        let new_alert = new_alert.clone();
         async move {
-            let mut watch = DestinationWatch::default();
+            // Rates held across the workers that share the cache (one Redis), not per process.
+            let mut watch = DestinationWatch::shared(cache.clone());
             let mut next_refresh = tokio::time::Instant::now();
-            loop {
+            while !t.is_cancelled() {
                 if tokio::time::Instant::now() >= next_refresh {
                     match watch.changed(store.as_ref(), &configured).await {
                         Ok(Some(n)) => sender.set_notifiers(n),
@@ -172,11 +185,21 @@ async fn main() -> anyhow::Result<()> {
                     }
                     next_refresh = tokio::time::Instant::now() + refresh;
                 }
-                if let Err(e) = sender.run_once(chrono::Utc::now()).await {
-                    tracing::warn!(error = %e, "outbox round failed");
+                let busy = match sender.run_once(chrono::Utc::now()).await {
+                    Ok(r) => r.sent + r.retried + r.failed + r.superseded + r.deferred >= batch,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox round failed");
+                        false
+                    }
+                };
+                if busy {
+                    continue; // a full batch: more is probably due
                 }
+                // Woken by a new alert of this worker, or once a second for retries and other
+                // workers' alerts.
                 tokio::select! {
                     _ = t.cancelled() => break,
+                    _ = new_alert.notified() => {}
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use experiment_core::bus::{EventBus, EventBusExt, Record, Subscription};
 use experiment_core::memory::{
-    KvBackend, KvStore, MemoryBus, MemoryCache, MemoryKv, MemoryStore, Txn,
+    KvBackend, KvStore, MemoryBus, MemoryCache, MemoryKv, MemoryStore, Table, Txn,
 };
 use experiment_core::model::{
     AlertRule, DailyBar, Event, Payload, QuietHours, RuleId, SecurityCode, TriggerFrequency,
@@ -666,36 +666,85 @@ async fn rules_changed_in_the_store_take_effect_in_a_running_worker() {
     running.await.unwrap().unwrap();
 }
 
-/// A backend whose writes number `fail_on` fail as an outage would (1 is the first write).
+/// A backend where the next write that puts into `fail_table` fails as an outage would
+/// (once; the write is rolled back whole).
 #[derive(Debug, Default)]
-struct FailNth {
+struct FailOnce {
     inner: MemoryKv,
-    writes: AtomicUsize,
-    fail_on: std::sync::Mutex<Vec<usize>>,
+    fail_table: std::sync::Mutex<Option<Table>>,
+    failures: AtomicUsize,
 }
 
-impl KvBackend for FailNth {
-    const NAME: &'static str = "fail-nth";
+struct Tripwire<'a> {
+    txn: &'a mut dyn Txn,
+    table: Option<Table>,
+    tripped: bool,
+}
+
+impl Txn for Tripwire<'_> {
+    fn get(&mut self, table: Table, key: &str) -> Result<Option<Vec<u8>>> {
+        self.txn.get(table, key)
+    }
+    fn put(&mut self, table: Table, key: &str, value: &[u8]) -> Result<()> {
+        if self.table == Some(table) {
+            self.tripped = true;
+            return Err(Error::unavailable("fail-once", "connection reset"));
+        }
+        self.txn.put(table, key, value)
+    }
+    fn delete(&mut self, table: Table, key: &str) -> Result<bool> {
+        self.txn.delete(table, key)
+    }
+    fn scan(
+        &mut self,
+        table: Table,
+        from: &str,
+        to: &str,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>> {
+        self.txn.scan(table, from, to, reverse, limit)
+    }
+}
+
+impl KvBackend for FailOnce {
+    const NAME: &'static str = "fail-once";
     const BLOCKING: bool = false;
     fn read<R>(&self, f: impl FnOnce(&mut dyn Txn) -> Result<R>) -> Result<R> {
         self.inner.read(f)
     }
     fn write<R>(&self, f: impl FnOnce(&mut dyn Txn) -> Result<R>) -> Result<R> {
-        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.fail_on.lock().unwrap().contains(&n) {
-            return Err(Error::unavailable("fail-nth", "connection reset"));
+        let table = *self.fail_table.lock().unwrap();
+        let mut tripped = false;
+        let r = self.inner.write(|txn| {
+            let mut wire = Tripwire {
+                txn,
+                table,
+                tripped: false,
+            };
+            let r = f(&mut wire);
+            tripped = wire.tripped;
+            // The closure may have swallowed the error: fail the transaction anyway.
+            if tripped {
+                return Err(Error::unavailable("fail-once", "connection reset"));
+            }
+            r
+        });
+        if tripped {
+            *self.fail_table.lock().unwrap() = None;
+            self.failures.fetch_add(1, Ordering::SeqCst);
         }
-        self.inner.write(f)
+        r
     }
 }
 
 #[tokio::test]
 async fn an_alert_is_not_lost_when_recording_it_fails_once() {
-    let store = Arc::new(KvStore::from_backend(FailNth::default()));
+    let store = Arc::new(KvStore::from_backend(FailOnce::default()));
     let (bus, worker, sub) = setup(store.clone(), rule("close < 100")).await;
-    // Writes: the rule (1, in setup), bar 1 (2), bar 2 (3), bar 2's alert (4: fails). The
-    // redelivery of bar 2 must fire again although the rule's state saw bar 2 already.
-    *store.backend().fail_on.lock().unwrap() = vec![4];
+    // Recording bar 2's alert fails once. The redelivery of bar 2 must fire again although
+    // the rule's state saw bar 2 already.
+    *store.backend().fail_table.lock().unwrap() = Some(Table::Alerts);
     publish(&bus, &bars(&[10000, 9900])).await;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let run = tokio::spawn(async move {
@@ -714,6 +763,7 @@ async fn an_alert_is_not_lost_when_recording_it_fails_once() {
     .await;
     stop_tx.send(()).unwrap();
     let stats = run.await.unwrap();
+    assert_eq!(store.backend().failures.load(Ordering::SeqCst), 1);
     assert_eq!(stats.retried, 1, "{stats:?}");
     assert_eq!(stats.alerts, 1, "{stats:?}");
     let due = store

@@ -43,7 +43,9 @@ pub struct KafkaConfig {
     pub topic_prefix: String,
     /// Partitions of topics this adapter creates. Default 6.
     pub partitions: u32,
-    /// Replication factor of topics this adapter creates. Default 1 (use 3 in production).
+    /// Replication factor of topics this adapter creates. Default -1: the broker's own
+    /// `default.replication.factor` (Kafka 2.4 and later), so a cluster set up for 3 replicas
+    /// gets 3 without anyone repeating it here.
     pub replication: i32,
     /// Extra librdkafka properties (`security.protocol`, `sasl.*`, ...). Values never appear
     /// in `Debug` output.
@@ -72,7 +74,7 @@ impl KafkaConfig {
             brokers: brokers.into(),
             topic_prefix: String::new(),
             partitions: 6,
-            replication: 1,
+            replication: -1,
             properties: BTreeMap::new(),
             timeout: Duration::from_secs(30),
         }
@@ -84,9 +86,14 @@ impl KafkaConfig {
         self
     }
 
-    fn client(&self) -> ClientConfig {
+    /// A client configuration: `defaults` first, then the configured properties, which win
+    /// (a deployment may, say, turn idempotence off for a broker that lacks it).
+    fn client(&self, defaults: &[(&str, String)]) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in defaults {
+            c.set(*k, v);
+        }
         for (k, v) in &self.properties {
             c.set(k, v);
         }
@@ -121,21 +128,23 @@ impl KafkaBus {
     /// # Errors
     /// [`Error::InvalidInput`] when librdkafka rejects the configuration.
     pub fn connect(config: KafkaConfig) -> Result<Self> {
-        if config.partitions == 0 || config.replication < 1 {
+        if config.partitions == 0 || (config.replication < 1 && config.replication != -1) {
             return Err(Error::invalid(
                 "kafka",
-                "partitions and replication must be at least 1",
+                "partitions must be at least 1, replication at least 1 (or -1: the broker's default)",
             ));
         }
         let invalid = |e: KafkaError| Error::invalid("kafka config", e.to_string());
         let producer: FutureProducer = config
-            .client()
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("message.timeout.ms", config.timeout.as_millis().to_string())
+            .client(&[
+                ("enable.idempotence", "true".into()),
+                ("acks", "all".into()),
+                ("message.timeout.ms", config.timeout.as_millis().to_string()),
+            ])
             .create()
             .map_err(invalid)?;
-        let admin: AdminClient<DefaultClientContext> = config.client().create().map_err(invalid)?;
+        let admin: AdminClient<DefaultClientContext> =
+            config.client(&[]).create().map_err(invalid)?;
         Ok(KafkaBus {
             config,
             producer,
@@ -307,7 +316,9 @@ impl KafkaBus {
         };
         let consumer: StreamConsumer<GroupContext> = self
             .config
-            .client()
+            // The group and the commit discipline are not the configuration's to change: the
+            // at-least-once contract rests on them.
+            .client(&[])
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

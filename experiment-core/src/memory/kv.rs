@@ -423,6 +423,42 @@ impl<B: KvBackend> Store for KvStore<B> {
         .await
     }
 
+    async fn put_quotes(&self, quotes: &[Quote]) -> Result<Vec<bool>> {
+        let quotes = quotes.to_vec();
+        self.run(true, move |tx| {
+            // The newest of the batch per code, so each code is read and written once.
+            let mut newest: std::collections::HashMap<&str, &Quote> =
+                std::collections::HashMap::new();
+            for q in &quotes {
+                let e = newest.entry(q.code.as_str()).or_insert(q);
+                if q.exchange_time >= e.exchange_time {
+                    *e = q;
+                }
+            }
+            let mut stored_times = std::collections::HashMap::new();
+            for (code, q) in &newest {
+                let old: Option<Quote> = get_json(tx, Table::Quotes, code)?;
+                let old_time = old.map(|o| o.exchange_time);
+                if old_time.is_none_or(|t| t <= q.exchange_time) {
+                    tx.put(Table::Quotes, code, &to_json(*q)?)?;
+                }
+                stored_times.insert(*code, old_time);
+            }
+            // Kept: not older than what was stored before, nor than the batch's newest.
+            Ok(quotes
+                .iter()
+                .map(|q| {
+                    let before = stored_times.get(q.code.as_str()).copied().flatten();
+                    before.is_none_or(|t| t <= q.exchange_time)
+                        && newest
+                            .get(q.code.as_str())
+                            .is_some_and(|n| n.exchange_time <= q.exchange_time)
+                })
+                .collect())
+        })
+        .await
+    }
+
     async fn quote(&self, code: &SecurityCode) -> Result<Option<Quote>> {
         let code = code.clone();
         self.run(false, move |tx| get_json(tx, Table::Quotes, code.as_str()))

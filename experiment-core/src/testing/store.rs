@@ -43,6 +43,7 @@ macro_rules! store_conformance {
                 alerts_page_by_cursor_without_gaps_or_repeats_at_one_instant,
                 documents_round_trip_page_and_delete,
                 a_superseded_claim_cannot_complete,
+                a_batch_of_quotes_keeps_the_newest_per_code,
             ]
         );
     };
@@ -303,6 +304,38 @@ pub async fn quotes_keep_the_newest_snapshot(store: &dyn Store) {
     let q = store.quote(&code("2330")).await.unwrap().unwrap();
     assert_eq!(q.last, Some(Decimal::new(101, 2)));
     assert_eq!(store.quote(&code("2317")).await.unwrap(), None);
+}
+
+/// `put_quotes` keeps the newest quote of each code, whatever the batch's order, and never
+/// one older than what was stored before.
+pub async fn a_batch_of_quotes_keeps_the_newest_per_code(store: &dyn Store) {
+    assert!(store
+        .put_quote(&quote("2317", at(5, 2), 150))
+        .await
+        .unwrap());
+    let kept = store
+        .put_quotes(&[
+            quote("2330", at(5, 1), 101),
+            quote("2330", at(5, 3), 103),
+            quote("2330", at(5, 2), 102),
+            quote("2317", at(5, 1), 149),
+            quote("2454", at(5, 0), 900),
+        ])
+        .await
+        .unwrap();
+    // A quote superseded within the batch may or may not have been written on its way.
+    assert_eq!(kept.len(), 5);
+    assert!(kept[1] && !kept[2] && !kept[3] && kept[4], "kept: {kept:?}");
+    let latest =
+        |c: &'static str| async move { store.quote(&code(c)).await.unwrap().unwrap().last };
+    assert_eq!(latest("2330").await, Some(Decimal::new(103, 2)));
+    assert_eq!(
+        latest("2317").await,
+        Some(Decimal::new(150, 2)),
+        "an older quote in a batch must not replace a newer stored one"
+    );
+    assert_eq!(latest("2454").await, Some(Decimal::new(900, 2)));
+    assert_eq!(store.put_quotes(&[]).await.unwrap(), Vec::<bool>::new());
 }
 
 /// A saved state comes back as saved; saving again replaces it.
