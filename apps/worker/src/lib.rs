@@ -538,6 +538,7 @@ impl Worker {
                             if !keep {
                                 tracing::debug!(topic = %key.0, partition = key.1, "partition revoked: its lane stops");
                                 lane.stop.cancel();
+                                self.forget_partition(&key.0, key.1);
                             }
                             keep
                         }),
@@ -599,6 +600,19 @@ impl Worker {
         subscription.close().await?;
         result?;
         Ok(self.stats().await)
+    }
+
+    /// Drops the rule state that bars of a partition this worker no longer owns built: the
+    /// memory goes, and should the partition come back, the state is rebuilt from the store.
+    /// (A state in use right now is left; the lane check rebuilds it anyway.)
+    fn forget_partition(&self, topic: &str, partition: u32) {
+        lock(&self.codes).retain(|_, states| match states.try_lock() {
+            Ok(s) => !s
+                .lane
+                .as_ref()
+                .is_some_and(|l| l.topic == topic && l.partition == partition),
+            Err(_) => true,
+        });
     }
 
     fn spawn_lane(
