@@ -69,7 +69,8 @@ impl<N> ClusterSpaced<N> {
     }
 
     async fn acquire(&self) {
-        let slot_ms = u128::max(self.interval.as_millis(), 1);
+        // Rounded up: a shorter slot would let more than the rate through.
+        let slot_ms = u128::max(self.interval.as_nanos().div_ceil(1_000_000), 1);
         // A slot's mark outlives its slot, so a late claimant cannot take it again.
         let ttl = self.interval * 2 + Duration::from_secs(1);
         for _ in 0..10_000 {

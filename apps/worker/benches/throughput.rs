@@ -143,7 +143,9 @@ fn main() {
         events.len(),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    println!("| store | rules per code | partitions | events/s | alerts (share of rule evaluations) |");
+    println!(
+        "| store | rules per code | partitions | events/s | alerts (share of rule evaluations) |"
+    );
     println!("|---|---|---|---|---|");
     for store_kind in ["memory", "embedded"] {
         for rules in [false, true] {
@@ -166,10 +168,17 @@ fn main() {
                     "| {store_kind} | {} | {partitions} | {:.0} | {alerts} ({:.2}%) |",
                     if rules { RULES.len() } else { 0 },
                     rates[rates.len() / 2],
-                    if evaluations > 0 { alerts as f64 * 100.0 / evaluations as f64 } else { 0.0 }
+                    if evaluations > 0 {
+                        alerts as f64 * 100.0 / evaluations as f64
+                    } else {
+                        0.0
+                    }
                 );
             }
         }
     }
-    println!("\npeak RSS of the benchmark process: {:.0} MB", peak_rss_mb());
+    println!(
+        "\npeak RSS of the benchmark process: {:.0} MB",
+        peak_rss_mb()
+    );
 }

@@ -159,6 +159,10 @@ struct CodeState {
     eval: Evaluator,
     last: Option<(NaiveDate, Decimal)>,
     generation: u64,
+    // Built by a quote (for that trading day) from whatever bars were stored then, possibly
+    // ahead of the bars this worker has evaluated: quotes may use it that day, closed bars
+    // never do (they rebuild it), so no close is skipped as "already evaluated".
+    provisional: Option<NaiveDate>,
 }
 
 /// Every rule's state for one code, behind the code's own lock: codes never wait for each
@@ -176,14 +180,16 @@ struct CodeStates {
 
 impl CodeStates {
     /// Drops the states of rules that are gone or whose expression changed.
-    fn sync(&mut self, set: &RuleSet) {
+    /// Drops the states of rules that are gone, whose expression changed, or that no longer
+    /// watch `code` (widened again later, they must not resume over the gap).
+    fn sync(&mut self, set: &RuleSet, code: &SecurityCode) {
         if self.version == set.version {
             return;
         }
         self.rules.retain(|id, st| {
             set.rules
                 .iter()
-                .any(|c| &c.rule.id == id && c.generation == st.generation)
+                .any(|c| &c.rule.id == id && c.generation == st.generation && c.rule.watches(code))
         });
         self.version = set.version;
     }
@@ -533,15 +539,23 @@ impl Worker {
                 }
                 _ = assignment.tick() => {
                     match subscription.assignment() {
-                        Ok(owned) => lanes.retain(|key, lane| {
-                            let keep = owned.contains(key);
-                            if !keep {
+                        Ok(owned) => {
+                            let revoked: Vec<(String, u32)> = lanes
+                                .keys()
+                                .filter(|k| !owned.contains(k))
+                                .cloned()
+                                .collect();
+                            for key in revoked {
                                 tracing::debug!(topic = %key.0, partition = key.1, "partition revoked: its lane stops");
-                                lane.stop.cancel();
+                                if let Some(lane) = lanes.remove(&key) {
+                                    lane.stop.cancel();
+                                    // Awaited by a successor lane of the same partition, so the
+                                    // two never run at once.
+                                    finishing.insert(key.clone(), lane.task);
+                                }
                                 self.forget_partition(&key.0, key.1);
                             }
-                            keep
-                        }),
+                        }
                         Err(e) => tracing::debug!(error = %e, "could not read the assignment"),
                     }
                     finishing.retain(|_, h| !h.is_finished());
@@ -583,6 +597,10 @@ impl Worker {
                         }
                     },
                 }
+            }
+            if let Some(d) = delivery {
+                // Given back rather than dropped: it comes again, in order.
+                d.nack();
             }
         }
         // Each lane finishes the batch in hand; what it has not started stays unacked and is
@@ -737,10 +755,16 @@ impl Worker {
                     // event, dead-lettered with the reason, instead of stopping the partition.
                     match std::panic::AssertUnwindSafe(effects).catch_unwind().await {
                         Ok(r) => r,
-                        Err(panic) => Err(Error::invalid(
-                            "event",
-                            format!("processing it panicked: {}", panic_message(&panic)),
-                        )),
+                        Err(panic) => {
+                            // Its rules may be half advanced: rebuilt from the store next time.
+                            if let Some(code) = event_code(&event) {
+                                lock(&self.codes).remove(code);
+                            }
+                            Err(Error::invalid(
+                                "event",
+                                format!("processing it panicked: {}", panic_message(&panic)),
+                            ))
+                        }
                     }
                 }
             };
@@ -814,14 +838,16 @@ impl Worker {
         }
         let states = self.code_states(&bar.code);
         let mut states = states.lock().await;
-        states.sync(&set);
+        states.sync(&set, &bar.code);
+        // States a quote built may be ahead of the bars evaluated here: rebuild them.
+        states.rules.retain(|_, st| st.provisional.is_none());
         if let Some(lane) = lane {
             if states.lane.as_ref().is_some_and(|l| l != lane) {
                 states.rules.clear();
             }
             states.lane = Some(lane.clone());
         }
-        self.restore(&mut states, &rules, &bar.code, bar.date)
+        self.restore(&mut states, &rules, &bar.code, bar.date, None)
             .await?;
         let mut recorded = 0;
         for c in rules {
@@ -848,6 +874,7 @@ impl Worker {
         rules: &[&CompiledRule],
         code: &SecurityCode,
         date: NaiveDate,
+        provisional: Option<NaiveDate>,
     ) -> Result<()> {
         let missing: Vec<&&CompiledRule> = rules
             .iter()
@@ -868,6 +895,7 @@ impl Worker {
                 eval: Evaluator::new(&c.parsed),
                 last: None,
                 generation: c.generation,
+                provisional,
             };
             for h in &history {
                 st.eval
@@ -955,8 +983,13 @@ impl Worker {
         };
         let states = self.code_states(&q.code);
         let mut states = states.lock().await;
-        states.sync(&set);
-        self.restore(&mut states, &rules, &q.code, date).await?;
+        states.sync(&set, &q.code);
+        // A provisional state serves its own trading day only.
+        states
+            .rules
+            .retain(|_, st| st.provisional.is_none_or(|d| d == date));
+        self.restore(&mut states, &rules, &q.code, date, Some(date))
+            .await?;
         let mut recorded = 0;
         for c in rules {
             let Some(st) = states.rules.get(&c.rule.id) else {
@@ -1036,6 +1069,21 @@ impl Worker {
                 return Ok(false);
             }
         }
+        if c.rule.frequency == TriggerFrequency::Once {
+            // One firing in all: lanes and workers evaluate the rule at once, and a reload may
+            // bring it back for a moment before its disabling is stored. The mark holds the
+            // alert id (a redelivery is the same alert) and lasts a day, so a rule enabled
+            // again after that fires again.
+            let key = format!("once:{}", c.rule.id);
+            let id = alert.id.to_string();
+            let won = self
+                .cache
+                .set_if_absent(&key, id.as_bytes(), Some(Duration::from_secs(86_400)))
+                .await?;
+            if !won && self.cache.get(&key).await?.as_deref() != Some(id.as_bytes()) {
+                return Ok(false);
+            }
+        }
         let notifications: Vec<Notification> = if alert.suppressed {
             Vec::new()
         } else {
@@ -1089,6 +1137,15 @@ struct LaneHandle {
     tx: tokio::sync::mpsc::Sender<Delivery>,
     task: tokio::task::JoinHandle<()>,
     stop: CancellationToken,
+}
+
+/// The security an event is about, when it is about one.
+fn event_code(event: &Event) -> Option<&SecurityCode> {
+    match &event.payload {
+        Payload::DailyBar(b) => Some(&b.code),
+        Payload::Quote(q) => Some(&q.code),
+        _ => None,
+    }
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -772,3 +772,92 @@ async fn an_alert_is_not_lost_when_recording_it_fails_once() {
         .unwrap();
     assert_eq!(due.len(), 1, "its notification too");
 }
+
+#[tokio::test]
+async fn a_quote_that_meets_stored_but_unevaluated_bars_does_not_swallow_their_close() {
+    // A lane stores its batch's bars before it evaluates them; a quote of the same code may
+    // come in between and build the rule's state from those stored bars. The close of May 5
+    // must still fire when its bar is evaluated.
+    let store = Arc::new(MemoryStore::new());
+    let mut r = rule("close < 100");
+    r.frequency = TriggerFrequency::OncePerBar;
+    store.upsert_rule(&r).await.unwrap();
+    let worker = Worker::new(
+        store.clone(),
+        Arc::new(MemoryCache::new()),
+        WorkerConfig::default(),
+    );
+    assert!(worker.load_rules().await.unwrap().is_empty());
+    let bus = MemoryBus::new();
+    let mut sub = bus
+        .subscribe("workers", &[TOPIC, "experiment.quotes.v1"])
+        .await
+        .unwrap();
+    let all = bars(&[10000, 10100, 10200, 10300, 9900]);
+    store.upsert_daily_bars(&all).await.unwrap(); // stored, not yet evaluated
+                                                  // May 6, 09:05, last 150: the rule does not hold on the forming bar.
+    let q = quote(6, 9, 5, 15_000, 10_300);
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", q.exchange_time, Payload::Quote(q)),
+    )
+    .await;
+    assert_eq!(out, Outcome::Processed { alerts: 0 });
+    // Now the lane evaluates May 5 (close 99): it fires.
+    let b = all[4].clone();
+    let at = Utc.from_utc_datetime(&b.date.and_hms_opt(6, 0, 0).unwrap());
+    let out = one(
+        &worker,
+        &bus,
+        &mut sub,
+        Event::new("t", at, Payload::DailyBar(b)),
+    )
+    .await;
+    assert_eq!(out, Outcome::Processed { alerts: 1 });
+    let alerts = alerts_of(&store, "low3").await;
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].price.unwrap().to_string(), "99.00");
+}
+
+#[tokio::test]
+async fn a_once_rule_fires_once_across_workers_sharing_the_cache() {
+    let store = Arc::new(MemoryStore::new());
+    let cache = Arc::new(MemoryCache::new());
+    let mut r = rule("close < 100");
+    r.frequency = TriggerFrequency::Once;
+    store.upsert_rule(&r).await.unwrap();
+    // Two workers (two processes) loaded the rule before either fired it.
+    let (a, b) = (
+        Worker::new(store.clone(), cache.clone(), WorkerConfig::default()),
+        Worker::new(store.clone(), cache.clone(), WorkerConfig::default()),
+    );
+    assert!(a.load_rules().await.unwrap().is_empty());
+    assert!(b.load_rules().await.unwrap().is_empty());
+    let bus = MemoryBus::new();
+    let mut sub = bus.subscribe("workers", &[TOPIC]).await.unwrap();
+    // Two codes fire on the same day, one on each worker.
+    let mut other = bars(&[9800])[0].clone();
+    other.code = SecurityCode::new("2317").unwrap();
+    let first = bars(&[9900])[0].clone();
+    for (w, bar) in [(&a, first), (&b, other)] {
+        let at = Utc.from_utc_datetime(&bar.date.and_hms_opt(6, 0, 0).unwrap());
+        one(
+            w,
+            &bus,
+            &mut sub,
+            Event::new("t", at, Payload::DailyBar(bar)),
+        )
+        .await;
+    }
+    assert_eq!(alerts_of(&store, "low3").await.len(), 1, "once means once");
+    assert!(
+        !store
+            .rule(&RuleId::new("low3").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+}
