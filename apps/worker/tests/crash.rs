@@ -22,7 +22,6 @@ use experiment_core::memory::EmbeddedStore;
 use experiment_core::mongodb::MongoStore;
 use experiment_core::testing::{backend_from_env, unique};
 use experiment_core::EventBus;
-use wiremock::{Mock, MockServer};
 
 /// Notifications a sender claims per round: at a kill, at most this many can have been sent
 /// without their completion being stored.
@@ -37,8 +36,14 @@ struct Figures {
     seconds: f64,
 }
 
-/// The run's directory, kept after the test when `EXPERIMENT_CRASH_KEEP` is set.
-fn keep(dir: tempfile::TempDir) -> Kept {
+/// A fresh directory for a run's files, kept after the test when `EXPERIMENT_CRASH_KEEP`
+/// is set.
+fn run_dir() -> Kept {
+    let dir = tempfile::Builder::new()
+        .prefix("crash-")
+        .tempdir_in(std::env::temp_dir())
+        .unwrap();
+    println!("crash test: files in {}", dir.path().display());
     if std::env::var_os("EXPERIMENT_CRASH_KEEP").is_some() {
         Kept::Path(dir.keep())
     } else {
@@ -79,12 +84,7 @@ async fn run(brokers: String, store_args: Vec<String>, two: bool, dir: &Path) ->
     println!("crash test: seed {seed}, {codes} codes × {days} days");
     let mut rng = Rng(seed);
 
-    let server = MockServer::start().await;
-    let receiver = Receiver::default();
-    Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(receiver.clone())
-        .mount(&server)
-        .await;
+    let (receiver, server) = Receiver::serve().await;
     let config = write_config(dir, &server.uri(), OUTBOX_BATCH, &[]);
 
     let prefix = format!("{}.", unique("crash"));
@@ -214,12 +214,7 @@ async fn killed_workers_on_the_embedded_store_lose_and_double_nothing() {
     let Some(brokers) = backend_from_env("EXPERIMENT_TEST_KAFKA_BROKERS", "kafka") else {
         return;
     };
-    let dir = tempfile::Builder::new()
-        .prefix("crash-")
-        .tempdir_in(std::env::temp_dir())
-        .unwrap();
-    println!("crash test: files in {}", dir.path().display());
-    let dir = keep(dir);
+    let dir = run_dir();
     let data = dir.path().join("data");
     {
         let store = EmbeddedStore::open(&data).unwrap();
@@ -250,12 +245,7 @@ async fn killed_workers_on_mongodb_lose_and_double_nothing_while_partitions_move
     let db = unique("crash").replace('-', "_");
     let store = MongoStore::connect(&mongo, &db).await.unwrap();
     put_rule(&store).await;
-    let dir = tempfile::Builder::new()
-        .prefix("crash-")
-        .tempdir_in(std::env::temp_dir())
-        .unwrap();
-    println!("crash test: files in {}", dir.path().display());
-    let dir = keep(dir);
+    let dir = run_dir();
     let figures = run(
         brokers,
         vec![

@@ -28,7 +28,6 @@ use experiment_core::redis::RedisCache;
 use experiment_core::testing::backend_from_env;
 use experiment_core::{CacheExt, EventBus, EventBusExt, Store};
 use rust_decimal::Decimal;
-use wiremock::{Mock, MockServer};
 
 const CODES: usize = 50;
 const DAYS: usize = 120;
@@ -346,12 +345,7 @@ async fn store_cache_broker_and_endpoint_outages_lose_nothing() {
 
     let store = MongoStore::connect(&mongo, "outage").await.unwrap();
     put_rule(&store).await;
-    let server = MockServer::start().await;
-    let receiver = Receiver::default();
-    Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(receiver.clone())
-        .mount(&server)
-        .await;
+    let (receiver, server) = Receiver::serve().await;
     // Without idempotent production: tansu 0.6 panics on an idempotent producer's retries
     // after a long outage (lite.rs "more or less than one row") and then refuses every
     // produce. A copy of an event in the log is harmless here: effects are idempotent.

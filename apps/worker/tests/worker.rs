@@ -50,7 +50,10 @@ async fn setup(store: Arc<dyn Store>, r: AlertRule) -> (MemoryBus, Worker, Box<d
     assert!(worker.load_rules().await.unwrap().is_empty());
     let bus = MemoryBus::new();
     let sub = bus
-        .subscribe("workers", &[TOPIC, "asset.info.view.v1"])
+        .subscribe(
+            "workers",
+            &[TOPIC, "asset.info.view.v1", "experiment.quotes.v1"],
+        )
         .await
         .unwrap();
     (bus, worker, sub)
@@ -781,18 +784,7 @@ async fn a_quote_that_meets_stored_but_unevaluated_bars_does_not_swallow_their_c
     let store = Arc::new(MemoryStore::new());
     let mut r = rule("close < 100");
     r.frequency = TriggerFrequency::OncePerBar;
-    store.upsert_rule(&r).await.unwrap();
-    let worker = Worker::new(
-        store.clone(),
-        Arc::new(MemoryCache::new()),
-        WorkerConfig::default(),
-    );
-    assert!(worker.load_rules().await.unwrap().is_empty());
-    let bus = MemoryBus::new();
-    let mut sub = bus
-        .subscribe("workers", &[TOPIC, "experiment.quotes.v1"])
-        .await
-        .unwrap();
+    let (bus, worker, mut sub) = setup(store.clone(), r).await;
     let all = bars(&[10000, 10100, 10200, 10300, 9900]);
     store.upsert_daily_bars(&all).await.unwrap(); // stored, not yet evaluated
                                                   // May 6, 09:05, last 150: the rule does not hold on the forming bar.

@@ -84,6 +84,17 @@ impl Respond for Receiver {
 }
 
 impl Receiver {
+    /// A receiver answering every `POST` of a mock server of its own.
+    pub(crate) async fn serve() -> (Receiver, wiremock::MockServer) {
+        let server = wiremock::MockServer::start().await;
+        let receiver = Receiver::default();
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(receiver.clone())
+            .mount(&server)
+            .await;
+        (receiver, server)
+    }
+
     /// Takes the endpoint down (every request gets 503) or brings it back.
     pub(crate) fn set_down(&self, down: bool) {
         self.down.store(down, std::sync::atomic::Ordering::SeqCst);
