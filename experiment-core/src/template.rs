@@ -3,7 +3,7 @@
 //! ```
 //! use experiment_core::template::Template;
 //! let t = Template::parse("{{code}} closed at {{close}}").unwrap();
-//! assert_eq!(t.render(|name| (name == "code").then(|| "2330".to_string())), "2330 closed at {{close}}");
+//! assert_eq!(t.render(|name| (name == "code").then(|| "2330".to_string())), "2330 closed at -");
 //! let err = Template::parse("{{code}} {{clsoe}}").unwrap().validate(&["code", "close"]).unwrap_err();
 //! assert!(err.to_string().contains("column 10"), "{err}");
 //! ```
@@ -113,7 +113,8 @@ impl Template {
         Ok(())
     }
 
-    /// Fills placeholders with `lookup`; a placeholder it has no value for stays as written.
+    /// Fills placeholders with `lookup`; a placeholder it has no value for (an unknown change, a
+    /// security without a name) shows a dash: a message never shows a raw `{{placeholder}}`.
     pub fn render(&self, lookup: impl Fn(&str) -> Option<String>) -> String {
         let mut out = String::new();
         for p in &self.parts {
@@ -121,11 +122,7 @@ impl Template {
                 Part::Text(t) => out.push_str(t),
                 Part::Var { name, .. } => match lookup(name) {
                     Some(v) => out.push_str(&v),
-                    None => {
-                        out.push_str("{{");
-                        out.push_str(name);
-                        out.push_str("}}");
-                    }
+                    None => out.push('-'),
                 },
             }
         }

@@ -387,9 +387,16 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, RuleError> {
                 out.push((Tok::Sym(s), col));
                 i += 1;
             } else {
+                // Users of other languages write && and ||: say what this one writes.
+                let hint = match c {
+                    '&' => " (write 'and')",
+                    '|' => " (write 'or')",
+                    '!' => " (write 'not')",
+                    _ => "",
+                };
                 return Err(RuleError {
                     column: col,
-                    message: format!("unexpected character {c:?}"),
+                    message: format!("unexpected character {c:?}{hint}"),
                 });
             }
         }
@@ -418,6 +425,32 @@ pub(crate) fn reserved(name: &str) -> bool {
     FUNCS.iter().any(|f| f.0 == name)
         || SERIES.iter().any(|s| s.0 == name)
         || ["new_low", "new_high", "and", "or", "not"].contains(&name)
+}
+
+/// How to call `name` when it is an indicator or a function: `rsi(14)`, `macd(12, 26, 9)`,
+/// `crosses_above(a, b)`, `new_low(20d)`.
+fn call_example(name: &str) -> Option<String> {
+    if let Some(spec) = crate::catalogue::all().into_iter().find(|s| s.name == name) {
+        let params: Vec<String> = spec
+            .params
+            .iter()
+            .map(|p| {
+                let d = p.default;
+                if d.fract() == 0.0 {
+                    format!("{d:.0}")
+                } else {
+                    format!("{d}")
+                }
+            })
+            .collect();
+        return Some(format!("{name}({})", params.join(", ")));
+    }
+    if name == "new_low" || name == "new_high" {
+        return Some(format!("{name}(20d)"));
+    }
+    let (_, _, args, _) = FUNCS.iter().find(|f| f.0 == name)?;
+    let names: Vec<&str> = ["a", "b", "c", "d"].into_iter().take(args.len()).collect();
+    Some(format!("{name}({})", names.join(", ")))
 }
 
 fn suggest(name: &str) -> String {
@@ -667,7 +700,13 @@ impl Parser {
                 if !self.eat("(") {
                     return Err(RuleError {
                         column: col,
-                        message: format!("unknown name '{name}'{}", suggest(&name)),
+                        message: match call_example(&name) {
+                            // A known indicator or function written without its call.
+                            Some(example) => format!(
+                                "'{name}' needs parentheses and its parameters, e.g. {example}"
+                            ),
+                            None => format!("unknown name '{name}'{}", suggest(&name)),
+                        },
                     });
                 }
                 if name == "new_low" || name == "new_high" {
@@ -1134,6 +1173,26 @@ mod tests {
         );
         assert_eq!(err("close[0] > 1"), "column 7: history offset must be a whole number of bars from 1 to 10000, found number 0");
         assert_eq!(err("close > 1 $"), "column 11: unexpected character '$'");
+        assert_eq!(
+            err("close > 1 && open < 2"),
+            "column 11: unexpected character '&' (write 'and')"
+        );
+        assert_eq!(
+            err("close > 1 || open < 2"),
+            "column 11: unexpected character '|' (write 'or')"
+        );
+        assert_eq!(
+            err("rsi < 30"),
+            "column 1: 'rsi' needs parentheses and its parameters, e.g. rsi(14)"
+        );
+        assert_eq!(
+            err("crosses_above > 1"),
+            "column 1: 'crosses_above' needs parentheses and its parameters, e.g. crosses_above(a, b)"
+        );
+        assert_eq!(
+            err("macd > 1"),
+            "column 1: 'macd' needs parentheses and its parameters, e.g. macd(12, 26, 9)"
+        );
         assert_eq!(
             err("macd(26, 12, 9) > 0"),
             "column 1: macd: fast (26) must not exceed slow (12)"
