@@ -53,17 +53,38 @@ impl Endpoint {
     /// Sends and reads the whole answer. Transport failures are classified, with the URL
     /// stripped because it may hold a token.
     pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, Error> {
+        let request = request
+            .build()
+            .map_err(|e| Error::invalid("request", e.without_url().to_string()))?;
+        // The host and port are not secret (the path may be: Slack's and Telegram's hold
+        // tokens), and they are what a user checks first.
+        let host = request.url().host_str().map_or_else(
+            || "the destination".to_owned(),
+            |h| match request.url().port_or_known_default() {
+                Some(p) => format!("{h}:{p}"),
+                None => h.to_owned(),
+            },
+        );
         let transport = |e: reqwest::Error| {
             if e.is_timeout() {
                 Error::Timeout {
                     after: self.timeout,
-                    during: format!("sending to {}", self.name),
+                    during: format!("sending to {} at {host}", self.name),
                 }
             } else {
-                Error::unavailable("http", e.without_url())
+                // reqwest says "error sending request"; the cause is in its sources.
+                let e = e.without_url();
+                let mut why = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    why.push_str(": ");
+                    why.push_str(&s.to_string());
+                    source = s.source();
+                }
+                Error::unavailable("http", format!("{host}: {why}"))
             }
         };
-        let resp = request.send().await.map_err(transport)?;
+        let resp = self.client.execute(request).await.map_err(transport)?;
         let (status, headers) = (resp.status(), resp.headers().clone());
         let body = resp.text().await.map_err(transport)?;
         Ok(Response {

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use chrono::Utc;
@@ -25,8 +26,10 @@ pub enum NotifyCommand {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum KindArg {
     /// Slack incoming webhook (`--url`).
+    #[value(alias = "slack_webhook")]
     SlackWebhook,
     /// Slack bot (`--token`, `--channel`).
+    #[value(alias = "slack_bot")]
     SlackBot,
     /// Signed generic webhook (`--url`, `--secret`).
     Webhook,
@@ -141,6 +144,9 @@ pub fn sample_alert() -> Alert {
     }
 }
 
+/// The longest `experiment notify test` waits for a destination that asks it to (429).
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
 /// Runs `experiment notify test`; returns the line to print on success.
 ///
 /// # Errors
@@ -151,7 +157,25 @@ pub async fn test(args: &TestArgs) -> anyhow::Result<String> {
         .build()
         .with_context(|| format!("destination '{}'", d.name))?;
     let n = Notification::pending(sample_alert(), d.name.clone());
-    match notifier.send(&n).await {
+    // A destination that asks us to wait a little (Slack's 429 with Retry-After: 1) is waited
+    // out, as the outbox would, within a bound; a longer wait is reported.
+    let mut waited = Duration::ZERO;
+    let sent = loop {
+        match notifier.send(&n).await {
+            Err(e) if e.retry_after().is_some_and(|w| waited + w <= MAX_WAIT) => {
+                let wait = e.retry_after().unwrap_or_default();
+                eprintln!(
+                    "'{}' asks to wait {:.1} s; waiting",
+                    d.name,
+                    wait.as_secs_f64()
+                );
+                tokio::time::sleep(wait).await;
+                waited += wait;
+            }
+            other => break other,
+        }
+    };
+    match sent {
         Ok(r) => Ok(match r.id {
             Some(id) => format!("delivered a test alert to '{}' (message id {id})", d.name),
             None => format!("delivered a test alert to '{}'", d.name),

@@ -87,3 +87,68 @@ async fn a_dead_channel_says_permanent_and_hides_the_url() {
     .await;
     assert!(String::from_utf8_lossy(&out.stderr).contains("no destination named 'nope'"));
 }
+
+#[tokio::test]
+async fn a_short_rate_limit_is_waited_out_and_the_toml_spelling_of_the_kind_works() {
+    let server = MockServer::start().await;
+    // The first request is told to wait a second (Slack's 429); the next one is accepted.
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_string("rate_limited"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let out = run(vec![
+        "notify".into(),
+        "test".into(),
+        "team".into(),
+        "--kind".into(),
+        "slack_webhook".into(),
+        "--url".into(),
+        format!("{}/services/T/B/SECRET", server.uri()),
+    ])
+    .await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("delivered a test alert to 'team'"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_destination_names_the_host_and_the_cause() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(vec![
+        "notify".into(),
+        "test".into(),
+        "team".into(),
+        "--kind".into(),
+        "slack-webhook".into(),
+        "--url".into(),
+        format!("http://127.0.0.1:{port}/services/T/B/SECRET"),
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port}")) && stderr.to_lowercase().contains("refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("SECRET"), "{stderr}");
+}
