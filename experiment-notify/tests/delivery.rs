@@ -30,6 +30,25 @@ impl Notifier for Clocked {
     }
 }
 
+/// Sends `n` copies of `note` at once, alternately through `a` and `b`, and waits for all.
+async fn send_alternately<N: Notifier + 'static>(
+    a: &Arc<N>,
+    b: &Arc<N>,
+    note: &Notification,
+    n: usize,
+) {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (sender, note) = (if i % 2 == 0 { a.clone() } else { b.clone() }, note.clone());
+        tasks.push(tokio::spawn(
+            async move { sender.send(&note).await.unwrap() },
+        ));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_burst_of_20_alerts_to_one_slack_channel_respects_the_rate_limit() {
     let sent = Clocked::default();
@@ -39,14 +58,7 @@ async fn a_burst_of_20_alerts_to_one_slack_channel_respects_the_rate_limit() {
     let b = Arc::new(Throttled::new(sent.clone(), limiter));
     let start = tokio::time::Instant::now();
     let n = Notification::pending(alert("r", "2330", Utc::now()), "slack");
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let (sender, n) = (if i % 2 == 0 { a.clone() } else { b.clone() }, n.clone());
-        tasks.push(tokio::spawn(async move { sender.send(&n).await.unwrap() }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
+    send_alternately(&a, &b, &n, 20).await;
     let mut times: Vec<Duration> = sent.0.lock().unwrap().iter().map(|t| *t - start).collect();
     times.sort();
     assert_eq!(times.len(), 20);
@@ -294,14 +306,7 @@ async fn two_processes_hold_one_destination_rate_through_the_shared_cache() {
     let (a, b) = (replica(), replica());
     let n = Notification::pending(alert("r", "2330", Utc::now()), "hook");
     let start = tokio::time::Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let (sender, n) = (if i % 2 == 0 { a.clone() } else { b.clone() }, n.clone());
-        tasks.push(tokio::spawn(async move { sender.send(&n).await.unwrap() }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
+    send_alternately(&a, &b, &n, 20).await;
     assert_eq!(sent.0.lock().unwrap().len(), 20);
     // Each process alone would send all 20 at once (its burst); together, one per 50 ms slot.
     let took = start.elapsed();

@@ -18,6 +18,20 @@ async fn run(args: Vec<String>) -> Output {
     .unwrap()
 }
 
+/// `experiment notify test team --kind KIND --url URL`.
+async fn test_described(kind: &str, url: String) -> Output {
+    run(vec![
+        "notify".into(),
+        "test".into(),
+        "team".into(),
+        "--kind".into(),
+        kind.into(),
+        "--url".into(),
+        url,
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn a_working_webhook_reports_delivered() {
     let server = MockServer::start().await;
@@ -28,16 +42,7 @@ async fn a_working_webhook_reports_delivered() {
         .mount(&server)
         .await;
     let url = format!("{}/services/T/B/SECRET", server.uri());
-    let out = run(vec![
-        "notify".into(),
-        "test".into(),
-        "team".into(),
-        "--kind".into(),
-        "slack-webhook".into(),
-        "--url".into(),
-        url,
-    ])
-    .await;
+    let out = test_described("slack-webhook", url).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -105,15 +110,10 @@ async fn a_short_rate_limit_is_waited_out_and_the_toml_spelling_of_the_kind_work
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&server)
         .await;
-    let out = run(vec![
-        "notify".into(),
-        "test".into(),
-        "team".into(),
-        "--kind".into(),
-        "slack_webhook".into(),
-        "--url".into(),
+    let out = test_described(
+        "slack_webhook",
         format!("{}/services/T/B/SECRET", server.uri()),
-    ])
+    )
     .await;
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -134,15 +134,10 @@ async fn an_unreachable_destination_names_the_host_and_the_cause() {
         .local_addr()
         .unwrap()
         .port();
-    let out = run(vec![
-        "notify".into(),
-        "test".into(),
-        "team".into(),
-        "--kind".into(),
-        "slack-webhook".into(),
-        "--url".into(),
+    let out = test_described(
+        "slack-webhook",
         format!("http://127.0.0.1:{port}/services/T/B/SECRET"),
-    ])
+    )
     .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());

@@ -424,13 +424,12 @@ impl Worker {
 
     /// Handles one delivery and acks or nacks it.
     pub async fn process(&self, delivery: Delivery) -> Outcome {
-        let result = match decode(&delivery) {
-            Ok(event) => match self.write(std::slice::from_ref(&event)).await {
-                Ok(()) => self.effects(&event, None).await,
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        let result = async {
+            let event = decode(&delivery)?;
+            self.write(&[&event]).await?;
+            self.effects(&event, None).await
+        }
+        .await;
         self.settle(delivery, result).await
     }
 
@@ -720,11 +719,7 @@ impl Worker {
     /// again after it).
     async fn process_batch(&self, batch: Vec<Delivery>, lane: &Lane) -> Option<u64> {
         let decoded: Vec<Result<Event>> = batch.iter().map(decode).collect();
-        let events: Vec<Event> = decoded
-            .iter()
-            .filter_map(|e| e.as_ref().ok())
-            .cloned()
-            .collect();
+        let events: Vec<&Event> = decoded.iter().filter_map(|e| e.as_ref().ok()).collect();
         // The batch's data in as few writes as the store allows. A write refused for a reason
         // other than an outage falls back to one event at a time, so only the event at
         // fault is skipped.
@@ -747,7 +742,7 @@ impl Worker {
                 Ok(event) => {
                     let effects = async {
                         if !written {
-                            self.write(std::slice::from_ref(&event)).await?;
+                            self.write(&[&event]).await?;
                         }
                         self.effects(&event, Some(lane)).await
                     };
@@ -778,7 +773,7 @@ impl Worker {
 
     /// Stores the events' data: bars in one upsert, quotes in one write (and the newest of
     /// each code in the cache), securities in one upsert.
-    async fn write(&self, events: &[Event]) -> Result<()> {
+    async fn write(&self, events: &[&Event]) -> Result<()> {
         let mut bars = Vec::new();
         let mut quotes = Vec::new();
         let mut securities = Vec::new();
