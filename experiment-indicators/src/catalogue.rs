@@ -39,8 +39,10 @@ use std::sync::{Arc, RwLock};
 
 use crate::core::{Bar, Indicator};
 use crate::{
-    Atr, Bollinger, Cci, Dema, Dmi, Donchian, Ema, Highest, Keltner, Lowest, Macd, Mfi, Momentum,
-    Obv, Rma, Roc, Rsi, Sma, StdDev, Stochastic, TaiwanKd, Tema, Vwap, WilliamsR, Wma,
+    Ad, AdOsc, Apo, Aroon, AroonOsc, Atr, Bollinger, Bop, CandlePattern, Cci, Dema, Dmi, Donchian,
+    Ema, Highest, Kama, Keltner, LinRegOutput, LinearReg, Lowest, MaType, Macd, Mfi, MidPoint,
+    MidPrice, Momentum, Natr, Obv, Pattern, Ppo, Rma, Roc, Rsi, Sar, Sma, StdDev, StochRsi,
+    Stochastic, TaiwanKd, Tema, Trix, UltOsc, Variance, Vwap, WilliamsR, Wma,
 };
 
 /// What values a parameter takes.
@@ -115,6 +117,25 @@ const fn period(name: &'static str, default: f64) -> Param {
 const fn number(name: &'static str, min: f64, max: f64, default: f64) -> Param {
     Param::number(name, min, max, default)
 }
+
+/// A whole number of bars from `min` to 1000.
+const fn period_from(name: &'static str, min: u32, default: f64) -> Param {
+    Param {
+        name,
+        kind: ParamKind::Period { min, max: 1000 },
+        default,
+    }
+}
+
+/// TA-Lib's `matype` of APO and PPO: 0 = SMA, 1 = EMA (TA-Lib 0.8's default).
+const MATYPE: Param = Param {
+    name: "ma",
+    kind: ParamKind::Period { min: 0, max: 1 },
+    default: 1.0,
+};
+
+/// How far into the first candle's body a star's third candle must close (TA-Lib's 0.3).
+const PENETRATION: Param = number("penetration", 0.0, 1.0, 0.3);
 
 const VALUE: &[&str] = &["value"];
 const CHANNEL: &[&str] = &["middle", "upper", "lower"];
@@ -304,7 +325,262 @@ pub const CATALOGUE: &[Spec] = &[
         ],
         outputs: CHANNEL,
     },
+    // TA-Lib's names for what `dmi` gives, so `adx(14)` works as TA-Lib users write it.
+    Spec {
+        name: "adx",
+        summary: "average directional index (Wilder), TA-Lib ADX",
+        series_input: false,
+        params: &[period("period", 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "plus_di",
+        summary: "plus directional indicator +DI, TA-Lib PLUS_DI",
+        series_input: false,
+        params: &[period("period", 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "minus_di",
+        summary: "minus directional indicator -DI, TA-Lib MINUS_DI",
+        series_input: false,
+        params: &[period("period", 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "sar",
+        summary: "parabolic SAR, TA-Lib SAR",
+        series_input: false,
+        params: &[
+            number("acceleration", 0.0, 1.0, 0.02),
+            number("maximum", 0.0, 1.0, 0.2),
+        ],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "aroon",
+        summary: "Aroon up and down, TA-Lib AROON",
+        series_input: false,
+        params: &[period("period", 14.0)],
+        outputs: &["up", "down"],
+    },
+    Spec {
+        name: "aroonosc",
+        summary: "Aroon oscillator (up - down), TA-Lib AROONOSC",
+        series_input: false,
+        params: &[period("period", 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "natr",
+        summary: "normalised ATR: ATR / close, percent, TA-Lib NATR",
+        series_input: false,
+        params: &[period("period", 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "trix",
+        summary: "1-bar rate of change of a triple EMA, percent, TA-Lib TRIX",
+        series_input: true,
+        params: &[period("period", 30.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "stochrsi",
+        summary: "stochastic of the RSI: fast %K and %D (SMA), TA-Lib STOCHRSI",
+        series_input: true,
+        params: &[period("period", 14.0), period("k", 5.0), period("d", 3.0)],
+        outputs: &["k", "d"],
+    },
+    Spec {
+        name: "apo",
+        summary: "absolute price oscillator: fast MA - slow MA (ma 0 SMA, 1 EMA), TA-Lib APO",
+        series_input: true,
+        params: &[period("fast", 12.0), period("slow", 26.0), MATYPE],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "ppo",
+        summary: "percentage price oscillator (ma 0 SMA, 1 EMA), TA-Lib PPO",
+        series_input: true,
+        params: &[period("fast", 12.0), period("slow", 26.0), MATYPE],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "kama",
+        summary: "Kaufman adaptive moving average, TA-Lib KAMA",
+        series_input: true,
+        params: &[period("period", 30.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "ad",
+        summary: "Chaikin accumulation/distribution line, TA-Lib AD",
+        series_input: false,
+        params: &[],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "adosc",
+        summary: "Chaikin A/D oscillator: EMA(fast) - EMA(slow) of AD, TA-Lib ADOSC",
+        series_input: false,
+        params: &[period_from("fast", 2, 3.0), period_from("slow", 2, 10.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "bop",
+        summary: "balance of power: (close - open) / (high - low), TA-Lib BOP",
+        series_input: false,
+        params: &[],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "ultosc",
+        summary: "ultimate oscillator, TA-Lib ULTOSC",
+        series_input: false,
+        params: &[
+            period("period1", 7.0),
+            period("period2", 14.0),
+            period("period3", 28.0),
+        ],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "midprice",
+        summary: "(highest high + lowest low) / 2, TA-Lib MIDPRICE",
+        series_input: false,
+        params: &[period("period", 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "midpoint",
+        summary: "(highest + lowest) / 2 of a series, TA-Lib MIDPOINT",
+        series_input: true,
+        params: &[period("period", 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "linearreg",
+        summary: "least-squares line at the newest bar, TA-Lib LINEARREG",
+        series_input: true,
+        params: &[period_from("period", 2, 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "linearreg_slope",
+        summary: "slope of the least-squares line per bar, TA-Lib LINEARREG_SLOPE",
+        series_input: true,
+        params: &[period_from("period", 2, 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "linearreg_intercept",
+        summary: "least-squares line at the oldest bar, TA-Lib LINEARREG_INTERCEPT",
+        series_input: true,
+        params: &[period_from("period", 2, 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "linearreg_angle",
+        summary: "angle of the least-squares line, degrees, TA-Lib LINEARREG_ANGLE",
+        series_input: true,
+        params: &[period_from("period", 2, 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "tsf",
+        summary: "time series forecast: the least-squares line one bar ahead, TA-Lib TSF",
+        series_input: true,
+        params: &[period_from("period", 2, 14.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "var",
+        summary: "population variance, TA-Lib VAR",
+        series_input: true,
+        params: &[period("period", 5.0)],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "cdl_engulfing",
+        summary: "engulfing candles: +100/+80 bullish, -100/-80 bearish, TA-Lib CDLENGULFING",
+        series_input: false,
+        params: &[],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "cdl_hammer",
+        summary: "hammer candle: +100, TA-Lib CDLHAMMER",
+        series_input: false,
+        params: &[],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "cdl_doji",
+        summary: "doji candle: +100, TA-Lib CDLDOJI",
+        series_input: false,
+        params: &[],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "cdl_morningstar",
+        summary: "morning star (3 candles): +100, TA-Lib CDLMORNINGSTAR",
+        series_input: false,
+        params: &[PENETRATION],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "cdl_eveningstar",
+        summary: "evening star (3 candles): -100, TA-Lib CDLEVENINGSTAR",
+        series_input: false,
+        params: &[PENETRATION],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "cdl_3whitesoldiers",
+        summary: "three advancing white soldiers: +100, TA-Lib CDL3WHITESOLDIERS",
+        series_input: false,
+        params: &[],
+        outputs: VALUE,
+    },
+    Spec {
+        name: "cdl_3blackcrows",
+        summary: "three black crows: -100, TA-Lib CDL3BLACKCROWS",
+        series_input: false,
+        params: &[],
+        outputs: VALUE,
+    },
 ];
+
+/// The candlestick pattern a `cdl_*` catalogue entry recognises.
+pub(crate) fn candle_pattern(name: &str, params: &[f64]) -> Option<Pattern> {
+    Some(match name {
+        "cdl_engulfing" => Pattern::Engulfing,
+        "cdl_hammer" => Pattern::Hammer,
+        "cdl_doji" => Pattern::Doji,
+        "cdl_morningstar" => Pattern::MorningStar {
+            penetration: params[0],
+        },
+        "cdl_eveningstar" => Pattern::EveningStar {
+            penetration: params[0],
+        },
+        "cdl_3whitesoldiers" => Pattern::ThreeWhiteSoldiers,
+        "cdl_3blackcrows" => Pattern::ThreeBlackCrows,
+        _ => return None,
+    })
+}
+
+/// What a `linearreg*` / `tsf` catalogue entry gives.
+pub(crate) fn linreg_output(name: &str) -> Option<LinRegOutput> {
+    Some(match name {
+        "linearreg" => LinRegOutput::Value,
+        "linearreg_slope" => LinRegOutput::Slope,
+        "linearreg_intercept" => LinRegOutput::Intercept,
+        "linearreg_angle" => LinRegOutput::Angle,
+        "tsf" => LinRegOutput::Forecast,
+        _ => return None,
+    })
+}
 
 /// The catalogue entry called `name`: a built-in, or a registered custom indicator.
 pub fn lookup(name: &str) -> Option<&'static Spec> {
@@ -521,7 +797,34 @@ impl Spec {
             "dmi" => Dmi::new(p(0)).warm_up() + p(0) - 1,
             "donchian" => Donchian::new(p(0)).warm_up(),
             "keltner" => Keltner::new(p(0), params[1], p(2)).warm_up(),
-            other => build_custom(other, params).map_or(0, |i| i.lookback()),
+            // `dmi`'s outputs under TA-Lib's names, with the same warm-ups.
+            "adx" => Dmi::new(p(0)).warm_up() + p(0) - 1,
+            "plus_di" | "minus_di" => Dmi::new(p(0)).warm_up(),
+            "sar" => Sar::new(params[0], params[1]).warm_up(),
+            "aroon" => Aroon::new(p(0)).warm_up(),
+            "aroonosc" => AroonOsc::new(p(0)).warm_up(),
+            "natr" => Natr::new(p(0)).warm_up(),
+            "trix" => Trix::new(p(0)).warm_up(),
+            "stochrsi" => StochRsi::new(p(0), p(1), p(2)).warm_up(),
+            "apo" => Apo::new(p(0), p(1), MaType::from_talib(p(2))).warm_up(),
+            "ppo" => Ppo::new(p(0), p(1), MaType::from_talib(p(2))).warm_up(),
+            "kama" => Kama::new(p(0)).warm_up(),
+            "ad" => Ad::new().warm_up(),
+            "adosc" => AdOsc::new(p(0), p(1)).warm_up(),
+            "bop" => Bop::new().warm_up(),
+            "ultosc" => UltOsc::new(p(0), p(1), p(2)).warm_up(),
+            "midprice" => MidPrice::new(p(0)).warm_up(),
+            "midpoint" => MidPoint::new(p(0)).warm_up(),
+            "var" => Variance::new(p(0)).warm_up(),
+            name => {
+                if let Some(out) = linreg_output(name) {
+                    LinearReg::new(p(0), out).warm_up()
+                } else if let Some(pattern) = candle_pattern(name, params) {
+                    CandlePattern::new(pattern).warm_up()
+                } else {
+                    build_custom(name, params).map_or(0, |i| i.lookback())
+                }
+            }
         }
     }
 }
@@ -554,5 +857,39 @@ mod tests {
             "ADX, as TA-Lib's lookback"
         );
         assert!(lookup("rsx").is_none());
+    }
+
+    #[test]
+    fn talib_users_find_its_names() {
+        assert!(CATALOGUE.len() >= 45, "{} indicators", CATALOGUE.len());
+        let talib = "adx plus_di minus_di sar aroon aroonosc natr trix stochrsi apo ppo kama ad \
+            adosc bop ultosc midprice midpoint linearreg linearreg_slope linearreg_intercept \
+            linearreg_angle tsf var dema tema mom cdl_engulfing cdl_hammer cdl_doji \
+            cdl_morningstar cdl_eveningstar cdl_3whitesoldiers cdl_3blackcrows";
+        for name in talib.split_whitespace() {
+            assert!(lookup(name).is_some(), "no {name}");
+        }
+        let mut names: Vec<&str> = CATALOGUE.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CATALOGUE.len(), "a name is listed twice");
+        // TA-Lib's lookbacks with its defaults.
+        for (name, lookback) in [
+            ("adx", 27),
+            ("sar", 1),
+            ("trix", 88),
+            ("stochrsi", 20),
+            ("ppo", 25),
+            ("kama", 30),
+            ("adosc", 9),
+            ("ultosc", 28),
+            ("linearreg", 13),
+            ("cdl_hammer", 11),
+            ("cdl_3blackcrows", 13),
+        ] {
+            let spec = lookup(name).unwrap();
+            let defaults: Vec<f64> = spec.params.iter().map(|p| p.default).collect();
+            assert_eq!(spec.warm_up(&defaults), lookback, "{name}");
+        }
     }
 }

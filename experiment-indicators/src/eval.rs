@@ -12,8 +12,10 @@ use std::collections::{HashMap, VecDeque};
 use crate::core::{Bar, Indicator};
 use crate::rule::{BinOp, Expr, Func, Rule, Series};
 use crate::{
-    Atr, Bollinger, Cci, Dema, Dmi, Donchian, Ema, Highest, Keltner, Lowest, Macd, Mfi, Momentum,
-    NewLow, Obv, Rma, Roc, Rsi, Sma, StdDev, Stochastic, TaiwanKd, Tema, Vwap, WilliamsR, Wma,
+    Ad, AdOsc, Apo, Aroon, AroonOsc, Atr, Bollinger, Bop, CandlePattern, Cci, Dema, Dmi, Donchian,
+    Ema, Highest, Kama, Keltner, LinearReg, Lowest, MaType, Macd, Mfi, MidPoint, MidPrice,
+    Momentum, Natr, NewLow, Obv, Ppo, Rma, Roc, Rsi, Sar, Sma, StdDev, StochRsi, Stochastic,
+    TaiwanKd, Tema, Trix, UltOsc, Variance, Vwap, WilliamsR, Wma,
 };
 
 /// A catalogue indicator behind one interface: all outputs, in catalogue order.
@@ -27,6 +29,8 @@ enum AnyIndicator {
     Dmi(Dmi),
     Donchian(Donchian),
     Keltner(Keltner),
+    Aroon(Aroon),
+    StochRsi(StochRsi),
     Custom(Box<dyn crate::catalogue::DynIndicator>),
 }
 
@@ -50,6 +54,24 @@ enum OneOut {
     Mfi(Mfi),
     Obv(Obv),
     Vwap(Vwap),
+    /// One output of a DMI: 0 ADX, 1 +DI, 2 −DI.
+    DmiPart(Dmi, u8),
+    Sar(Sar),
+    AroonOsc(AroonOsc),
+    Natr(Natr),
+    Trix(Trix),
+    Apo(Apo),
+    Ppo(Ppo),
+    Kama(Kama),
+    Ad(Ad),
+    AdOsc(AdOsc),
+    Bop(Bop),
+    UltOsc(UltOsc),
+    MidPrice(MidPrice),
+    MidPoint(MidPoint),
+    LinearReg(LinearReg),
+    Var(Variance),
+    Candle(CandlePattern),
 }
 
 impl OneOut {
@@ -73,6 +95,27 @@ impl OneOut {
             OneOut::Mfi(i) => i.update(b),
             OneOut::Obv(i) => i.update(b),
             OneOut::Vwap(i) => i.update(b),
+            OneOut::DmiPart(i, part) => i.update(b).and_then(|v| match part {
+                0 => v.adx,
+                1 => Some(v.plus_di),
+                _ => Some(v.minus_di),
+            }),
+            OneOut::Sar(i) => i.update(b),
+            OneOut::AroonOsc(i) => i.update(b),
+            OneOut::Natr(i) => i.update(b),
+            OneOut::Trix(i) => i.update(b),
+            OneOut::Apo(i) => i.update(b),
+            OneOut::Ppo(i) => i.update(b),
+            OneOut::Kama(i) => i.update(b),
+            OneOut::Ad(i) => i.update(b),
+            OneOut::AdOsc(i) => i.update(b),
+            OneOut::Bop(i) => i.update(b),
+            OneOut::UltOsc(i) => i.update(b),
+            OneOut::MidPrice(i) => i.update(b),
+            OneOut::MidPoint(i) => i.update(b),
+            OneOut::LinearReg(i) => i.update(b),
+            OneOut::Var(i) => i.update(b),
+            OneOut::Candle(i) => i.update(b),
         }
     }
 }
@@ -107,10 +150,36 @@ impl AnyIndicator {
             "dmi" => AnyIndicator::Dmi(Dmi::new(n(0))),
             "donchian" => AnyIndicator::Donchian(Donchian::new(n(0))),
             "keltner" => AnyIndicator::Keltner(Keltner::new(n(0), p[1], n(2))),
-            other => AnyIndicator::Custom(
-                crate::catalogue::build_custom(other, p)
-                    .unwrap_or_else(|| unreachable!("{other} is validated against the catalogue")),
-            ),
+            "adx" => one(OneOut::DmiPart(Dmi::new(n(0)), 0)),
+            "plus_di" => one(OneOut::DmiPart(Dmi::new(n(0)), 1)),
+            "minus_di" => one(OneOut::DmiPart(Dmi::new(n(0)), 2)),
+            "sar" => one(OneOut::Sar(Sar::new(p[0], p[1]))),
+            "aroon" => AnyIndicator::Aroon(Aroon::new(n(0))),
+            "aroonosc" => one(OneOut::AroonOsc(AroonOsc::new(n(0)))),
+            "natr" => one(OneOut::Natr(Natr::new(n(0)))),
+            "trix" => one(OneOut::Trix(Trix::new(n(0)))),
+            "stochrsi" => AnyIndicator::StochRsi(StochRsi::new(n(0), n(1), n(2))),
+            "apo" => one(OneOut::Apo(Apo::new(n(0), n(1), MaType::from_talib(n(2))))),
+            "ppo" => one(OneOut::Ppo(Ppo::new(n(0), n(1), MaType::from_talib(n(2))))),
+            "kama" => one(OneOut::Kama(Kama::new(n(0)))),
+            "ad" => one(OneOut::Ad(Ad::new())),
+            "adosc" => one(OneOut::AdOsc(AdOsc::new(n(0), n(1)))),
+            "bop" => one(OneOut::Bop(Bop::new())),
+            "ultosc" => one(OneOut::UltOsc(UltOsc::new(n(0), n(1), n(2)))),
+            "midprice" => one(OneOut::MidPrice(MidPrice::new(n(0)))),
+            "midpoint" => one(OneOut::MidPoint(MidPoint::new(n(0)))),
+            "var" => one(OneOut::Var(Variance::new(n(0)))),
+            other => {
+                if let Some(out) = crate::catalogue::linreg_output(other) {
+                    one(OneOut::LinearReg(LinearReg::new(n(0), out)))
+                } else if let Some(pattern) = crate::catalogue::candle_pattern(other, p) {
+                    one(OneOut::Candle(CandlePattern::new(pattern)))
+                } else {
+                    AnyIndicator::Custom(crate::catalogue::build_custom(other, p).unwrap_or_else(
+                        || unreachable!("{other} is validated against the catalogue"),
+                    ))
+                }
+            }
         }
     }
 
@@ -148,6 +217,8 @@ impl AnyIndicator {
             }
             AnyIndicator::Donchian(i) => put(out, i.update(b), |v| [v.middle, v.upper, v.lower]),
             AnyIndicator::Keltner(i) => put(out, i.update(b), |v| [v.middle, v.upper, v.lower]),
+            AnyIndicator::Aroon(i) => put(out, i.update(b), |v| [v.up, v.down]),
+            AnyIndicator::StochRsi(i) => put(out, i.update(b), |v| [v.k, v.d]),
             AnyIndicator::Custom(i) => i.update_outputs(b, out),
         }
     }
