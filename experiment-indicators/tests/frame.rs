@@ -180,3 +180,50 @@ fn conditions_are_boolean_columns_and_a_date_column_is_their_clock() {
         "{err}"
     );
 }
+
+#[test]
+fn talib_names_and_candle_patterns_are_columns_too() {
+    use experiment_indicators::{AroonOsc, CandlePattern, Dmi, Pattern};
+    let (df, a, _) = frame();
+    let out = with_indicators(
+        &df,
+        &[
+            "adx(5)",
+            "aroonosc(5)",
+            "stochrsi(6, 3, 3)",
+            "cdl_doji()",
+            "cdl_doji() > 0",
+        ],
+        Some("Code"),
+    )
+    .unwrap();
+    let rows_of_a =
+        |name: &str| -> Vec<Option<f64>> { f64s(&out, name).into_iter().step_by(2).collect() };
+    let bars = bars_of(&a);
+    let adx: Vec<Option<f64>> = batch(Dmi::new(5), &bars)
+        .into_iter()
+        .map(|v| v.and_then(|v| v.adx))
+        .collect();
+    assert_eq!(bits(&rows_of_a("adx(5)")), bits(&adx));
+    assert_eq!(
+        bits(&rows_of_a("aroonosc(5)")),
+        bits(&batch(AroonOsc::new(5), &bars))
+    );
+    assert!(out.column("stochrsi(6, 3, 3).d").is_ok(), "every output");
+    let doji = batch(CandlePattern::new(Pattern::Doji), &bars);
+    assert_eq!(rows_of_a("cdl_doji()"), doji);
+    let fired: Vec<Option<bool>> = out
+        .column("cdl_doji() > 0")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .step_by(2)
+        .collect();
+    assert_eq!(
+        fired,
+        doji.iter().map(|v| v.map(|v| v > 0.0)).collect::<Vec<_>>()
+    );
+    // Open equals close on every bar of this frame: all dojis once warmed up.
+    assert!(doji[10..].iter().all(|v| *v == Some(100.0)));
+}

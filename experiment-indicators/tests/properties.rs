@@ -1,5 +1,6 @@
 //! Properties every indicator keeps: streaming == batch, peek == update without committing,
-//! the first value arrives exactly after `warm_up` bars, reset == fresh. Plus Taiwan KD
+//! the first value arrives exactly after `warm_up` bars, reset == fresh (for every indicator,
+//! the candlestick patterns included). Plus Taiwan KD
 //! against values computed by hand from its definition.
 
 use experiment_indicators::*;
@@ -94,6 +95,43 @@ proptest! {
     }
 
     #[test]
+    fn the_rest_of_talib_keeps_the_laws(bars in bars()) {
+        laws(|| Sar::new(0.02, 0.2), &bars)?;
+        laws(|| Sar::new(0.3, 0.2), &bars)?;
+        laws(|| Aroon::new(5), &bars)?;
+        laws(|| AroonOsc::new(5), &bars)?;
+        laws(|| Natr::new(5), &bars)?;
+        laws(|| Trix::new(4), &bars)?;
+        laws(|| StochRsi::new(5, 3, 2), &bars)?;
+        laws(|| Apo::new(3, 7, MaType::Sma), &bars)?;
+        laws(|| Apo::new(7, 3, MaType::Ema), &bars)?;
+        laws(|| Ppo::new(3, 7, MaType::Ema), &bars)?;
+        laws(|| Kama::new(6), &bars)?;
+        laws(|| Kama::new(1), &bars)?;
+        laws(Ad::new, &bars)?;
+        laws(|| AdOsc::new(3, 10), &bars)?;
+        laws(Bop::new, &bars)?;
+        laws(|| UltOsc::new(3, 7, 5), &bars)?;
+        laws(|| MidPrice::new(5), &bars)?;
+        laws(|| MidPoint::new(5), &bars)?;
+        for out in [LinRegOutput::Value, LinRegOutput::Slope, LinRegOutput::Intercept, LinRegOutput::Angle, LinRegOutput::Forecast] {
+            laws(|| LinearReg::new(5, out), &bars)?;
+        }
+        laws(|| Variance::new(5), &bars)?;
+        for pattern in [
+            Pattern::Engulfing,
+            Pattern::Hammer,
+            Pattern::Doji,
+            Pattern::MorningStar { penetration: 0.3 },
+            Pattern::EveningStar { penetration: 0.3 },
+            Pattern::ThreeWhiteSoldiers,
+            Pattern::ThreeBlackCrows,
+        ] {
+            laws(|| CandlePattern::new(pattern), &bars)?;
+        }
+    }
+
+    #[test]
     fn outputs_stay_in_their_ranges(bars in bars()) {
         for v in batch(Rsi::new(6), &bars).into_iter().flatten() { prop_assert!((0.0..=100.0).contains(&v)); }
         for v in batch(WilliamsR::new(5), &bars).into_iter().flatten() { prop_assert!((-100.0..=0.0).contains(&v)); }
@@ -102,6 +140,10 @@ proptest! {
             prop_assert!((0.0..=100.0).contains(&v.k) && (0.0..=100.0).contains(&v.d));
         }
         for v in batch(Bollinger::new(5, 2.0), &bars).into_iter().flatten() { prop_assert!(v.lower <= v.middle && v.middle <= v.upper); }
+        for v in batch(Aroon::new(5), &bars).into_iter().flatten() { prop_assert!((0.0..=100.0).contains(&v.up) && (0.0..=100.0).contains(&v.down)); }
+        for v in batch(StochRsi::new(5, 3, 2), &bars).into_iter().flatten() { prop_assert!((-1e-9..=100.0 + 1e-9).contains(&v.k)); }
+        for v in batch(UltOsc::new(3, 5, 7), &bars).into_iter().flatten() { prop_assert!((0.0..=100.0 + 1e-9).contains(&v)); }
+        for v in batch(Bop::new(), &bars).into_iter().flatten() { prop_assert!((-1.0..=1.0).contains(&v)); }
     }
 }
 

@@ -39,9 +39,13 @@ fn indicator() -> impl Strategy<Value = Expr> {
                 .params
                 .iter()
                 .enumerate()
+                // Generated values are folded into each parameter's range (`ma` is 0 or 1,
+                // `penetration` at most 1).
                 .map(|(j, p)| match p.kind {
-                    ParamKind::Period { .. } => periods[j] as f64,
-                    ParamKind::Number { .. } => k as f64 / 10.0,
+                    ParamKind::Period { min, max } => {
+                        f64::from(min + (periods[j] - 1) % (max - min + 1))
+                    }
+                    ParamKind::Number { min, max } => (k as f64 / 10.0).clamp(min, max),
                 })
                 .collect();
             if spec.name == "macd" && params[0] > params[1] {
