@@ -1,6 +1,8 @@
 //! Indicators that read whole bars (high, low, close, volume).
 
-use crate::core::{is_zero, Bar, ExpAvg, Indicator, Window};
+use crate::core::{
+    cold, is_zero, ring_sum, Bar, ExpAvg, Indicator, RollingMax, RollingMin, RunningSum, Window,
+};
 use crate::sma::Sma;
 
 #[inline(always)]
@@ -53,18 +55,19 @@ impl Indicator for Atr {
     }
 }
 
-/// Highest high and lowest low of the last n bars.
+/// Highest high and lowest low of the last n bars, O(1) amortised per bar whatever n
+/// ([`RollingMax`]/[`RollingMin`], rather than a scan of the window every bar).
 #[derive(Debug, Clone)]
 struct Range {
-    highs: Window,
-    lows: Window,
+    highs: RollingMax,
+    lows: RollingMin,
 }
 
 impl Range {
     fn new(n: usize) -> Self {
         Range {
-            highs: Window::new(n),
-            lows: Window::new(n),
+            highs: RollingMax::new(n),
+            lows: RollingMin::new(n),
         }
     }
     #[inline(always)]
@@ -73,7 +76,7 @@ impl Range {
         self.lows.push(bar.low);
         self.highs
             .full()
-            .then(|| (self.highs.max(), self.lows.min()))
+            .then(|| (self.highs.value(), self.lows.value()))
     }
     fn clear(&mut self) {
         self.highs.clear();
@@ -287,11 +290,17 @@ impl Indicator for Cci {
 }
 
 /// Money flow index over n typical-price changes; 0 when there was almost no money flow.
+///
+/// O(1) per update: running sums of the positive and negative flows (as TA-Lib keeps),
+/// re-added from their windows every `max(n, 256)` updates so rounding cannot accumulate.
 #[derive(Debug, Clone)]
 pub struct Mfi {
     period: usize,
     prev_tp: Option<f64>,
-    flows: std::collections::VecDeque<(f64, f64)>,
+    positive: Window,
+    negative: Window,
+    positive_sum: RunningSum,
+    negative_sum: RunningSum,
 }
 
 impl Mfi {
@@ -304,7 +313,10 @@ impl Mfi {
         Mfi {
             period,
             prev_tp: None,
-            flows: std::collections::VecDeque::with_capacity(period + 1),
+            positive: Window::new(period),
+            negative: Window::new(period),
+            positive_sum: RunningSum::new(period),
+            negative_sum: RunningSum::new(period),
         }
     }
 }
@@ -316,24 +328,31 @@ impl Indicator for Mfi {
         let tp = bar.typical();
         let prev = self.prev_tp.replace(tp)?;
         let money = tp * bar.volume;
-        let flow = if tp > prev {
+        let (up, down) = if tp > prev {
             (money, 0.0)
         } else if tp < prev {
             (0.0, money)
         } else {
             (0.0, 0.0)
         };
-        self.flows.push_back(flow);
-        if self.flows.len() > self.period {
-            self.flows.pop_front();
+        let (old_up, old_down) = (self.positive.push(up), self.negative.push(down));
+        let due = self.positive_sum.add(up, old_up);
+        if self.negative_sum.add(down, old_down) | due {
+            let (p, p_start) = self.positive.ring();
+            let (n, n_start) = self.negative.ring();
+            let (p, n) = cold(move || (ring_sum(p, p_start, |v| v), ring_sum(n, n_start, |v| v)));
+            self.positive_sum.set(p);
+            self.negative_sum.set(n);
         }
-        if self.flows.len() < self.period {
+        if !self.positive.full() {
             return None;
         }
-        let (pos, neg) = self
-            .flows
-            .iter()
-            .fold((0.0, 0.0), |(p, n), (a, b)| (p + a, n + b));
+        // A sum of non-negative flows is never negative; between re-additions, rounding
+        // could leave a window of zero flows a hair below zero, which would put the index
+        // out of 0..=100. (A plain comparison, not `f64::max`, so that NaN still shows.)
+        let non_negative = |v: f64| if v < 0.0 { 0.0 } else { v };
+        let pos = non_negative(self.positive_sum.value());
+        let neg = non_negative(self.negative_sum.value());
         let total = pos + neg;
         Some(if total < 1.0 {
             0.0
@@ -343,7 +362,10 @@ impl Indicator for Mfi {
     }
     fn reset(&mut self) {
         self.prev_tp = None;
-        self.flows.clear();
+        self.positive.clear();
+        self.negative.clear();
+        self.positive_sum.clear();
+        self.negative_sum.clear();
     }
     fn warm_up(&self) -> usize {
         self.period
@@ -369,9 +391,22 @@ impl Indicator for Obv {
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let obv = match self.state {
             None => bar.volume,
-            Some((prev_close, obv)) if bar.close > prev_close => obv + bar.volume,
-            Some((prev_close, obv)) if bar.close < prev_close => obv - bar.volume,
-            Some((_, obv)) => obv,
+            Some((prev_close, obv)) => {
+                // Selects rather than branches: up or down is a coin toss on real prices, and
+                // a mispredicted branch costs more than the addition. `obv + (-v)` is
+                // `obv - v` to the bit; an unchanged (or NaN) close keeps `obv` as it is.
+                let signed = if bar.close > prev_close {
+                    bar.volume
+                } else {
+                    -bar.volume
+                };
+                let moved = obv + signed;
+                if (bar.close > prev_close) | (bar.close < prev_close) {
+                    moved
+                } else {
+                    obv
+                }
+            }
         };
         self.state = Some((bar.close, obv));
         Some(obv)

@@ -118,20 +118,28 @@ impl Window {
     }
 
     /// The oldest value.
+    #[inline(always)]
     pub(crate) fn front(&self) -> Option<f64> {
-        self.iter().next().copied()
+        // Once full, the slot the next value goes to holds the oldest: read it directly
+        // rather than through `iter` (ROC and momentum read it every bar).
+        match self.count {
+            0 => None,
+            c if c == self.buf.len() => Some(self.buf[self.next]),
+            _ => Some(self.buf[0]),
+        }
     }
 
+    // The scans the indicators used before [`Extreme`], kept as its reference in the tests.
     // The order of the values does not change a maximum, so the buffer is scanned as it lies,
     // with plain comparisons (NaN-aware `f64::max` costs several instructions more each).
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn max(&self) -> f64 {
         self.buf[..self.count]
             .iter()
             .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m })
     }
 
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn min(&self) -> f64 {
         self.buf[..self.count]
             .iter()
@@ -143,6 +151,115 @@ impl Window {
         self.next = 0;
     }
 }
+
+/// The highest (`MAX = true`) or lowest value of the last `len` pushed, in O(1) amortised
+/// per push whatever the window, where scanning the window costs `len` comparisons a bar.
+///
+/// The stream is cut into blocks of `len` values (van Herk / Gil-Werman). A full window
+/// ending at position `j` of the current block is the block's first `j + 1` values and the
+/// previous block's values from `j + 1` on, so its extreme is the better of a running
+/// extreme of the current block and a suffix extreme of the previous one, computed once per
+/// block when it completes (`len` comparisons every `len` pushes). A push is then two
+/// comparisons and a store, with no data-dependent branch: a monotonic deque, also O(1)
+/// amortised, was measured at 50–60 ns a bar for the high/low pair (its pops mispredict on a
+/// random walk), three times the 14-value scan it replaced; this is under 5 ns.
+///
+/// It returns what [`Window::max`]/[`Window::min`] return on the same values, to the bit:
+/// NaN is never picked (the scan's plain comparisons skip it too), and an empty set is −∞
+/// for the highest and +∞ for the lowest. The one difference is which of `0.0` and `-0.0`
+/// is reported when both are the extreme (the scan's answer depends on where they lie in
+/// its ring); they compare equal.
+#[derive(Debug, Clone)]
+pub(crate) struct Extreme<const MAX: bool> {
+    /// The current block's values so far (`len` slots).
+    block: Vec<f64>,
+    /// `suffix[k]`: the extreme of the previous block from position `k` on; `suffix[len]`
+    /// is the empty extreme.
+    suffix: Vec<f64>,
+    /// The extreme of the current block so far.
+    prefix: f64,
+    /// Position in the current block of the next value.
+    at: usize,
+    /// Values pushed, up to `len`.
+    count: usize,
+}
+
+impl<const MAX: bool> Extreme<MAX> {
+    const NONE: f64 = if MAX {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    };
+
+    pub(crate) fn new(len: usize) -> Self {
+        assert!(len > 0, "window length must be positive");
+        Extreme {
+            block: vec![Self::NONE; len],
+            suffix: vec![Self::NONE; len + 1],
+            prefix: Self::NONE,
+            at: 0,
+            count: 0,
+        }
+    }
+
+    /// `a` if it beats `b`, else `b` (so NaN, which beats nothing, is never picked): one
+    /// `maxsd`/`minsd` instruction.
+    #[inline(always)]
+    fn pick(a: f64, b: f64) -> f64 {
+        if (MAX && a > b) || (!MAX && a < b) {
+            a
+        } else {
+            b
+        }
+    }
+
+    /// Adds `x` to the window (the oldest value leaves it once `len` are held).
+    #[inline(always)]
+    pub(crate) fn push(&mut self, x: f64) {
+        let len = self.block.len();
+        self.block[self.at] = x;
+        self.prefix = Self::pick(x, self.prefix);
+        self.at += 1;
+        if self.count < len {
+            self.count += 1;
+        }
+        if self.at == len {
+            // Taken once every `len` pushes: predicted, and amortised to one comparison.
+            let (block, suffix) = (&self.block, &mut self.suffix);
+            let mut best = Self::NONE;
+            for k in (0..len).rev() {
+                best = Self::pick(block[k], best);
+                suffix[k] = best;
+            }
+            self.prefix = Self::NONE;
+            self.at = 0;
+        }
+    }
+
+    /// Whether `len` values have been pushed (the window is full).
+    #[inline(always)]
+    pub(crate) fn full(&self) -> bool {
+        self.count == self.block.len()
+    }
+
+    /// The extreme of the window (of what was pushed so far, before it is full).
+    #[inline(always)]
+    pub(crate) fn value(&self) -> f64 {
+        Self::pick(self.prefix, self.suffix[self.at])
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.suffix.fill(Self::NONE);
+        self.prefix = Self::NONE;
+        self.at = 0;
+        self.count = 0;
+    }
+}
+
+/// The highest value of a window ([`Extreme`]).
+pub(crate) type RollingMax = Extreme<true>;
+/// The lowest value of a window ([`Extreme`]).
+pub(crate) type RollingMin = Extreme<false>;
 
 /// A running sum over a window, re-added from the window every `max(len, RESUM_EVERY)`
 /// updates so that rounding drift cannot accumulate (a price of 1e6 followed by prices of 1
@@ -270,5 +387,46 @@ impl ExpAvg {
 
     pub(crate) fn reset(&mut self) {
         *self = Self::with_alpha(self.period, self.alpha);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A value from a small set, so that ties (and NaN, ±∞) are frequent.
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            8 => (0u8..6).prop_map(f64::from),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+            4 => -1e3f64..1e3,
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn rolling_extremes_equal_the_window_scan(
+            values in proptest::collection::vec(value(), 0..200),
+            len in 1usize..12,
+        ) {
+            let (mut window, mut high, mut low) =
+                (Window::new(len), RollingMax::new(len), RollingMin::new(len));
+            for (i, v) in values.into_iter().enumerate() {
+                window.push(v);
+                high.push(v);
+                low.push(v);
+                prop_assert_eq!(high.full(), window.full());
+                prop_assert_eq!(high.value().to_bits(), window.max().to_bits(), "max at {}", i);
+                prop_assert_eq!(low.value().to_bits(), window.min().to_bits(), "min at {}", i);
+                if i % 37 == 36 {
+                    window.clear();
+                    high.clear();
+                    low.clear();
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,9 @@
 //! the close). Definitions follow TA-Lib: exponential averages are seeded with the simple
 //! average of their first `period` inputs; warm-up lengths are TA-Lib's lookbacks.
 
-use crate::core::{cold, is_zero, ring_sum, Bar, ExpAvg, Indicator, RunningSum, Window};
+use crate::core::{
+    cold, is_zero, ring_sum, Bar, ExpAvg, Indicator, RollingMax, RollingMin, RunningSum, Window,
+};
 
 macro_rules! on_close {
     ($t:ty, $out:ty) => {
@@ -68,10 +70,31 @@ exp_average!(
 );
 
 /// Linearly weighted moving average (weights 1..n, newest heaviest).
+///
+/// O(1) per update: as TA-Lib does, the weighted sum moves by `n·x − (sum of the previous
+/// window)` and the plain sum by `x − oldest`. Both are computed again from the window when
+/// it fills and then every `max(n, 256)` updates, so that rounding cannot accumulate.
 #[derive(Debug, Clone)]
 pub struct Wma {
     period: usize,
     window: Window,
+    /// Σ wᵢ·xᵢ and Σ xᵢ over the window, and updates since they were last re-added.
+    weighted: f64,
+    sum: f64,
+    since: usize,
+    every: usize,
+}
+
+/// Σ (i+1)·xᵢ and Σ xᵢ of a ring, oldest (at `start`) first.
+fn weighted_sums(buf: &[f64], start: usize) -> (f64, f64) {
+    let (newer, older) = buf.split_at(start);
+    let weighted = older
+        .iter()
+        .chain(newer)
+        .enumerate()
+        .map(|(i, v)| (i as f64 + 1.0) * v)
+        .sum();
+    (weighted, ring_sum(buf, start, |v| v))
 }
 
 impl Wma {
@@ -84,23 +107,34 @@ impl Wma {
         Wma {
             period,
             window: Window::new(period),
+            weighted: 0.0,
+            sum: 0.0,
+            since: 0,
+            every: period.max(256),
         }
     }
     /// Adds a value.
     #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
-        self.window.push(x);
+        let old = self.window.push(x);
         if !self.window.full() {
             return None;
         }
         let n = self.period as f64;
-        let weighted: f64 = self
-            .window
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as f64 + 1.0) * v)
-            .sum();
-        Some(weighted / (n * (n + 1.0) / 2.0))
+        match old {
+            Some(old) if self.since < self.every => {
+                // Every weight drops by one (the oldest's to zero) and `x` comes in at n.
+                self.weighted += n * x - self.sum;
+                self.sum += x - old;
+                self.since += 1;
+            }
+            _ => {
+                let (ring, start) = self.window.ring();
+                (self.weighted, self.sum) = cold(move || weighted_sums(ring, start));
+                self.since = 0;
+            }
+        }
+        Some(self.weighted / (n * (n + 1.0) / 2.0))
     }
     fn lookback(&self) -> usize {
         self.period - 1
@@ -386,11 +420,12 @@ impl Moments {
     }
 }
 
-/// Highest value over the last `period` values (the current one included).
+/// Highest value over the last `period` values (the current one included); O(1) amortised
+/// per update whatever the period.
 #[derive(Debug, Clone)]
 pub struct Highest {
     period: usize,
-    window: Window,
+    window: RollingMax,
 }
 
 impl Highest {
@@ -402,14 +437,14 @@ impl Highest {
         assert!(period > 0, "period must be positive");
         Highest {
             period,
-            window: Window::new(period),
+            window: RollingMax::new(period),
         }
     }
     /// Adds a value.
     #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
-        self.window.full().then(|| self.window.max())
+        self.window.full().then(|| self.window.value())
     }
     fn lookback(&self) -> usize {
         self.period - 1
@@ -417,11 +452,12 @@ impl Highest {
 }
 on_close!(Highest, f64);
 
-/// Lowest value over the last `period` values (the current one included).
+/// Lowest value over the last `period` values (the current one included); O(1) amortised
+/// per update whatever the period.
 #[derive(Debug, Clone)]
 pub struct Lowest {
     period: usize,
-    window: Window,
+    window: RollingMin,
 }
 
 impl Lowest {
@@ -433,14 +469,14 @@ impl Lowest {
         assert!(period > 0, "period must be positive");
         Lowest {
             period,
-            window: Window::new(period),
+            window: RollingMin::new(period),
         }
     }
     /// Adds a value.
     #[inline(always)]
     pub fn update_value(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
-        self.window.full().then(|| self.window.min())
+        self.window.full().then(|| self.window.value())
     }
     fn lookback(&self) -> usize {
         self.period - 1
