@@ -328,13 +328,9 @@ impl Indicator for Mfi {
         let tp = bar.typical();
         let prev = self.prev_tp.replace(tp)?;
         let money = tp * bar.volume;
-        let (up, down) = if tp > prev {
-            (money, 0.0)
-        } else if tp < prev {
-            (0.0, money)
-        } else {
-            (0.0, 0.0)
-        };
+        // Two selects rather than a branch on the direction (a coin toss on real prices).
+        let up = if tp > prev { money } else { 0.0 };
+        let down = if tp < prev { money } else { 0.0 };
         let (old_up, old_down) = (self.positive.push(up), self.negative.push(down));
         let due = self.positive_sum.add(up, old_up);
         if self.negative_sum.add(down, old_down) | due {
