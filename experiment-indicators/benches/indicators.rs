@@ -1,7 +1,8 @@
 //! Streaming cost per update and batch cost over 1M bars.
 //!
-//! `cargo bench -p experiment-indicators`; compare with TA-Lib on the same data with
-//! `scripts/bench_vs_talib.py` in the same session (same generator, same 1M bars).
+//! `cargo bench -p experiment-indicators`. The streaming group times 10,000 updates per
+//! iteration (criterion's time / 10,000 is the cost of one update). The side-by-side with
+//! TA-Lib on fresh output columns is `bench/indicators/run` (examples/column_timings.rs).
 
 // `criterion_group!` expands to a public function without documentation.
 #![allow(missing_docs)]
@@ -64,6 +65,10 @@ fn streaming(c: &mut Criterion) {
     bench!("atr(14)", Atr::new(14));
     bench!("dmi(14)", Dmi::new(14));
     bench!("stoch(14,3,3)", Stochastic::new(14, 3, 3));
+    bench!("wma(20)", Wma::new(20));
+    bench!("willr(14)", WilliamsR::new(14));
+    bench!("mfi(14)", Mfi::new(14));
+    bench!("obv", Obv::new());
     g.finish();
 }
 

@@ -1,0 +1,151 @@
+//! Our side of `bench/indicators/run`: times the columnar batch functions users call
+//! (`column::*`, fresh output vectors on every call) on a deterministic random walk, on
+//! request, so that the driver (`scripts/bench_vs_talib.py`) can interleave our calls with
+//! TA-Lib's on the very same series (the machine's load then weighs on both alike).
+//!
+//! ```sh
+//! cargo run --release -p experiment-indicators --example column_timings -- BARS SERIES_FILE
+//! ```
+//!
+//! Writes the series to `SERIES_FILE` (open, high, low, close and volume columns one after
+//! the other, little-endian f64: TA-Lib reads the same bits rather than a second copy of the
+//! generator), prints the case names on one line, then answers each line `NAME COUNT` on
+//! stdin with `COUNT` call times in milliseconds (after one untimed call), allocation and
+//! deallocation of the outputs included, as a TA-Lib call from Python includes them, and
+//! then the minor page faults those calls took (−1 where the system does not say).
+
+use std::hint::black_box;
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+use experiment_indicators::{column, Bar, Cci, Dmi, Mfi, Obv, Stochastic, TaiwanKd, WilliamsR};
+
+/// A deterministic random walk (xorshift), the same generator as `benches/indicators.rs`.
+fn walk(n: usize) -> Vec<Bar> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut close = 100.0;
+    (0..n)
+        .map(|_| {
+            let open = close;
+            close = (close * (1.0 + (next() - 0.5) * 0.02)).max(1.0);
+            let high = open.max(close) * (1.0 + next() * 0.005);
+            let low = open.min(close) * (1.0 - next() * 0.005);
+            Bar {
+                open,
+                high,
+                low,
+                close,
+                volume: (next() * 1e6).floor(),
+            }
+        })
+        .collect()
+}
+
+/// Minor page faults of this process so far (Linux; `None` elsewhere).
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces): state is the first, minflt
+    // the eighth.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(7)?
+        .parse()
+        .ok()
+}
+
+/// One case: a call whose result is dropped (freeing is part of a call's cost).
+type Case<'a> = (&'static str, Box<dyn FnMut() + 'a>);
+
+fn case<'a, T>(name: &'static str, mut f: impl FnMut() -> T + 'a) -> Case<'a> {
+    (name, Box::new(move || drop(black_box(f()))))
+}
+
+fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let series = args.next().unwrap_or_else(|| "series.f64".into());
+    let bars = walk(n);
+    let col = |f: fn(&Bar) -> f64| bars.iter().map(f).collect::<Vec<f64>>();
+    let (open, high, low, close, volume) = (
+        col(|b| b.open),
+        col(|b| b.high),
+        col(|b| b.low),
+        col(|b| b.close),
+        col(|b| b.volume),
+    );
+    let bytes: Vec<u8> = [&open, &high, &low, &close, &volume]
+        .iter()
+        .flat_map(|c| c.iter().flat_map(|v| v.to_le_bytes()))
+        .collect();
+    std::fs::write(series, bytes)?;
+    let (h, l, c, bars) = (&high[..], &low[..], &close[..], &bars[..]);
+    // The names are the TA-Lib calls they are compared with (bench_vs_talib.py has the same).
+    let mut cases: Vec<Case<'_>> = vec![
+        case("SMA(20)", || column::sma(c, 20)),
+        case("EMA(20)", || column::ema(c, 20)),
+        case("WMA(20)", || column::wma(c, 20)),
+        case("RSI(14)", || column::rsi(c, 14)),
+        case("MACD(12,26,9)", || column::macd(c, 12, 26, 9)),
+        case("BBANDS(20,2)", || column::bbands(c, 20, 2.0)),
+        case("STOCH(14,3,3)", || {
+            column::bars(bars, Stochastic::new(14, 3, 3), |v| [v.k, v.d])
+        }),
+        case("ATR(14)", || column::atr(h, l, c, 14)),
+        // TA-Lib's ADX returns the ADX alone, so only that column is asked for.
+        case("ADX(14)", || {
+            column::bars(bars, Dmi::new(14), |v| [v.adx.unwrap_or(f64::NAN)])
+        }),
+        case("CCI(14)", || column::bars(bars, Cci::new(14), |v| [v])),
+        case("MFI(14)", || column::bars(bars, Mfi::new(14), |v| [v])),
+        case("OBV", || column::bars(bars, Obv::new(), |v| [v])),
+        case("WILLR(14)", || {
+            column::bars(bars, WilliamsR::new(14), |v| [v])
+        }),
+        case("ROC(10)", || column::roc(c, 10)),
+        case("KD(9,3,3)", || {
+            column::bars(bars, TaiwanKd::new(9, 3, 3), |v| [v.k, v.d])
+        }),
+    ];
+    let mut out = std::io::stdout().lock();
+    let names: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+    writeln!(out, "{}", names.join(" "))?;
+    out.flush()?;
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let Some((name, count)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let count: usize = count.parse().unwrap_or(1);
+        let Some((_, call)) = cases.iter_mut().find(|(n, _)| *n == name) else {
+            writeln!(out)?;
+            continue;
+        };
+        call();
+        let faults = minor_faults();
+        let times: Vec<String> = (0..count)
+            .map(|_| {
+                let start = Instant::now();
+                call();
+                format!("{:.4}", start.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect();
+        // The page faults of these calls ride along as the last number: first touches of
+        // fresh output memory are where the fresh path loses to kept columns.
+        let faults = minor_faults()
+            .zip(faults)
+            .map_or(-1, |(b, a)| (b - a) as i64);
+        writeln!(out, "{} {faults}", times.join(" "))?;
+        out.flush()?;
+    }
+    Ok(())
+}
