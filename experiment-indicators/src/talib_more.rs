@@ -563,6 +563,8 @@ pub struct Kama {
     period: usize,
     /// The last n + 1 values.
     window: Window,
+    /// The previous value (the window's newest before a push).
+    last: Option<f64>,
     sum_changes: f64,
     kama: Option<f64>,
 }
@@ -577,6 +579,7 @@ impl Kama {
         Kama {
             period,
             window: Window::new(period + 1),
+            last: None,
             sum_changes: 0.0,
             kama: None,
         }
@@ -586,7 +589,7 @@ impl Kama {
         if self.period == 1 {
             return Some(x);
         }
-        let prev_x = self.window.iter().last().copied();
+        let prev_x = self.last.replace(x);
         let dropped = self.window.push(x);
         if !self.window.full() {
             return None;
