@@ -89,7 +89,7 @@ pub async fn backfill(
             let outcome = if over && stored {
                 MonthOutcome::AlreadyStored
             } else {
-                match client.month_history(code, month).await {
+                match client.history_month(code, month).await {
                     Ok(parsed) => match store.upsert_daily_bars(&parsed.items).await {
                         Ok(_) => MonthOutcome::Stored {
                             bars: parsed.items.len(),

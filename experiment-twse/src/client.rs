@@ -141,6 +141,9 @@ pub struct TwseClient {
     limiters: Arc<HashMap<Host, Arc<RateLimiter>>>,
     blocked: Arc<Mutex<HashMap<Host, Instant>>>,
     mis_primed: Arc<tokio::sync::Mutex<bool>>,
+    /// Which market each code was last seen on (MIS answers, daily lists, history months),
+    /// so later calls ask that market only.
+    markets: Arc<Mutex<HashMap<SecurityCode, Exchange>>>,
 }
 
 impl fmt::Debug for TwseClient {
@@ -242,12 +245,42 @@ impl TwseClient {
             limiters: Arc::new(limiters),
             blocked: Arc::default(),
             mis_primed: Arc::default(),
+            markets: Arc::default(),
         })
     }
 
     /// The configuration in use.
     pub fn config(&self) -> &TwseConfig {
         &self.config
+    }
+
+    /// The market `code` was last seen on by this client (or a clone), if any: every MIS
+    /// answer, all-market daily list and history month teaches it.
+    pub fn known_exchange(&self, code: &SecurityCode) -> Option<Exchange> {
+        self.markets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(code)
+            .copied()
+    }
+
+    /// Records that `code` trades on `exchange` (e.g. from a code list the caller holds).
+    pub fn remember_exchange(&self, code: &SecurityCode, exchange: Exchange) {
+        self.markets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(code.clone(), exchange);
+    }
+
+    fn remember_all<'a>(
+        &self,
+        exchange: Exchange,
+        codes: impl IntoIterator<Item = &'a SecurityCode>,
+    ) {
+        let mut markets = self.markets.lock().unwrap_or_else(|p| p.into_inner());
+        for code in codes {
+            markets.insert(code.clone(), exchange);
+        }
     }
 
     fn base(&self, host: Host) -> &str {
@@ -388,6 +421,37 @@ impl TwseClient {
         self.mis(channels, "getOddInfo.jsp", Board::OddLot).await
     }
 
+    /// Real-time snapshots of bare codes: a code whose market is known (see
+    /// [`TwseClient::known_exchange`]) is asked on that market only, an unknown one on both
+    /// (`tse_` and `otc_`), and the answer teaches the client its market.
+    ///
+    /// # Errors
+    /// As [`TwseClient::quotes`].
+    pub async fn quotes_of(&self, codes: &[SecurityCode]) -> Result<Parsed<Quote>> {
+        self.quotes(&self.channels_of(codes)).await
+    }
+
+    /// [`TwseClient::quotes_of`] on the odd-lot board.
+    ///
+    /// # Errors
+    /// As [`TwseClient::quotes`].
+    pub async fn odd_lot_quotes_of(&self, codes: &[SecurityCode]) -> Result<Parsed<Quote>> {
+        self.odd_lot_quotes(&self.channels_of(codes)).await
+    }
+
+    fn channels_of(&self, codes: &[SecurityCode]) -> Vec<Channel> {
+        codes
+            .iter()
+            .flat_map(|code| match self.known_exchange(code) {
+                Some(exchange) => vec![Channel {
+                    exchange,
+                    code: code.clone(),
+                }],
+                None => Channel::both(code).to_vec(),
+            })
+            .collect()
+    }
+
     async fn mis(&self, channels: &[Channel], page: &str, board: Board) -> Result<Parsed<Quote>> {
         self.prime_mis(false).await?;
         let mut all = Parsed::default();
@@ -416,6 +480,9 @@ impl TwseClient {
             all.items.extend(parsed.items);
             all.skipped.extend(parsed.skipped);
         }
+        for q in &all.items {
+            self.remember_exchange(&q.code, q.exchange);
+        }
         Ok(all)
     }
 
@@ -432,7 +499,9 @@ impl TwseClient {
                 "/exchangeReport/STOCK_DAY_ALL",
             )
             .await?;
-        parse::stock_day_all(&body, date)
+        let parsed = parse::stock_day_all(&body, date)?;
+        self.remember_all(Exchange::Twse, parsed.listed.iter().map(|l| &l.code));
+        Ok(parsed)
     }
 
     /// P/E, dividend yield, P/B of every listed security (`BWIBBU_ALL`).
@@ -475,7 +544,9 @@ impl TwseClient {
     /// One security's bars for one month (`STOCK_DAY`); `month` is any day of the month.
     ///
     /// # Errors
-    /// As the request and [`parse::stock_day`] (a body for another month is `WrongPeriod`).
+    /// As the request and [`parse::stock_day`] (a body for another month is `WrongPeriod`,
+    /// for another code `WrongSecurity`). TWSE knows listed codes only: for an OTC code
+    /// it has no data; [`TwseClient::history_month`] asks the right market.
     pub async fn month_history(
         &self,
         code: &SecurityCode,
@@ -500,7 +571,9 @@ impl TwseClient {
             date.format("%Y%m%d")
         );
         let body = self.get(Host::Twse, "MI_INDEX", &query).await?;
-        parse::mi_index(&body, date)
+        let parsed = parse::mi_index(&body, date)?;
+        self.remember_all(Exchange::Twse, parsed.listed.iter().map(|l| &l.code));
+        Ok(parsed)
     }
 
     /// Institutional investors' net buying on `date` (`fund/T86`).
@@ -526,7 +599,9 @@ impl TwseClient {
             date.format("%Y/%m/%d")
         );
         let body = self.get(Host::Tpex, "tpex dailyQuotes", &query).await?;
-        parse::tpex_daily_quotes(&body, date)
+        let parsed = parse::tpex_daily_quotes(&body, date)?;
+        self.remember_all(Exchange::Tpex, parsed.listed.iter().map(|l| &l.code));
+        Ok(parsed)
     }
 
     /// Every OTC security's bar for the last trading day (TPEx OpenAPI).
@@ -541,6 +616,146 @@ impl TwseClient {
                 "/tpex_mainboard_daily_close_quotes",
             )
             .await?;
-        parse::tpex_openapi_daily_quotes(&body)
+        let parsed = parse::tpex_openapi_daily_quotes(&body)?;
+        self.remember_all(Exchange::Tpex, parsed.listed.iter().map(|l| &l.code));
+        Ok(parsed)
+    }
+
+    /// OTC company profiles (TPEx OpenAPI `mopsfin_t187ap03_O`).
+    ///
+    /// # Errors
+    /// As the request and [`parse::tpex_company_profiles`].
+    pub async fn tpex_profiles(&self) -> Result<Parsed<Security>> {
+        let body = self
+            .get(
+                Host::TpexOpenApi,
+                "mopsfin_t187ap03_O",
+                "/mopsfin_t187ap03_O",
+            )
+            .await?;
+        parse::tpex_company_profiles(&body)
+    }
+
+    /// P/E, dividend yield, P/B of every listed stock on `date` (classic `BWIBBU_d`).
+    ///
+    /// # Errors
+    /// As the request and [`parse::valuations_on`].
+    pub async fn valuations_on(&self, date: NaiveDate) -> Result<Parsed<Valuation>> {
+        let query = format!(
+            "/rwd/zh/afterTrading/BWIBBU_d?date={}&selectType=ALL&response=json",
+            date.format("%Y%m%d")
+        );
+        let body = self.get(Host::Twse, "BWIBBU_d", &query).await?;
+        parse::valuations_on(&body, date)
+    }
+
+    /// P/E, dividend yield, P/B of every OTC stock on the last trading day (TPEx OpenAPI
+    /// `tpex_mainboard_peratio_analysis`).
+    ///
+    /// # Errors
+    /// As the request and [`parse::tpex_openapi_valuations`].
+    pub async fn tpex_valuations(&self) -> Result<Parsed<Valuation>> {
+        let body = self
+            .get(
+                Host::TpexOpenApi,
+                "tpex_mainboard_peratio_analysis",
+                "/tpex_mainboard_peratio_analysis",
+            )
+            .await?;
+        parse::tpex_openapi_valuations(&body)
+    }
+
+    /// P/E, dividend yield, P/B of every OTC stock on `date` (TPEx `peQryDate`).
+    ///
+    /// # Errors
+    /// As the request and [`parse::tpex_valuations`].
+    pub async fn tpex_valuations_on(&self, date: NaiveDate) -> Result<Parsed<Valuation>> {
+        let query = format!(
+            "/www/zh-tw/afterTrading/peQryDate?date={}&response=json",
+            date.format("%Y/%m/%d")
+        );
+        let body = self.get(Host::Tpex, "tpex peQryDate", &query).await?;
+        parse::tpex_valuations(&body, date)
+    }
+
+    /// One OTC security's bars for one month (TPEx `st43_result.php`, the legacy per-stock
+    /// monthly report; see [`parse::tpex_month_history`] for its units). `month` is any day
+    /// of the month.
+    ///
+    /// TPEx retired this page in its 2024 site change; where it no longer answers, the error
+    /// (an HTTP status or a malformed body) names `tpex st43_result`.
+    ///
+    /// # Errors
+    /// As the request and [`parse::tpex_month_history`].
+    pub async fn tpex_month_history(
+        &self,
+        code: &SecurityCode,
+        month: NaiveDate,
+    ) -> Result<Parsed<DailyBar>> {
+        let first = month.with_day(1).unwrap_or(month);
+        let query = format!(
+            "/web/stock/aftertrading/daily_trading_info/st43_result.php?l=zh-tw&d={}/{}&stkno={code}",
+            first.year() - 1911,
+            first.month()
+        );
+        let body = self.get(Host::Tpex, "tpex st43_result", &query).await?;
+        parse::tpex_month_history(&body, code, first)
+    }
+
+    /// One security's bars for one month, from whichever market has them: TWSE `STOCK_DAY`
+    /// for listed codes, TPEx `st43_result` for OTC ones.
+    ///
+    /// # Which market
+    /// Neither exchange says where a code trades, and codes move (many OTC companies later
+    /// list on TWSE), so the month is asked where the code was last seen
+    /// ([`TwseClient::known_exchange`]; TWSE when unknown). If that market has no data, the
+    /// other is asked — except for a code last seen on TWSE, whose empty month is taken as
+    /// is (before its listing, a halt) — and whichever answered with bars is remembered.
+    /// A body about another code is never relabelled: it is [`Error::WrongSecurity`].
+    ///
+    /// # Errors
+    /// As [`TwseClient::month_history`] and [`TwseClient::tpex_month_history`]. When the
+    /// first market has no data and the second fails, the second's error is returned
+    /// (for a code last seen on TPEx, the empty month is returned instead).
+    pub async fn history_month(
+        &self,
+        code: &SecurityCode,
+        month: NaiveDate,
+    ) -> Result<Parsed<DailyBar>> {
+        let known = self.known_exchange(code);
+        let order = match known {
+            Some(Exchange::Tpex) => [Exchange::Tpex, Exchange::Twse],
+            _ => [Exchange::Twse, Exchange::Tpex],
+        };
+        let first = self.month_on(order[0], code, month).await?;
+        if !first.items.is_empty() {
+            self.remember_exchange(code, order[0]);
+            return Ok(first);
+        }
+        if known == Some(Exchange::Twse) {
+            return Ok(first);
+        }
+        match self.month_on(order[1], code, month).await {
+            Ok(second) if !second.items.is_empty() => {
+                self.remember_exchange(code, order[1]);
+                Ok(second)
+            }
+            Ok(_) => Ok(first),
+            Err(e @ Error::Blocked { .. }) => Err(e),
+            Err(_) if known == Some(Exchange::Tpex) => Ok(first),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn month_on(
+        &self,
+        exchange: Exchange,
+        code: &SecurityCode,
+        month: NaiveDate,
+    ) -> Result<Parsed<DailyBar>> {
+        match exchange {
+            Exchange::Twse => self.month_history(code, month).await,
+            Exchange::Tpex => self.tpex_month_history(code, month).await,
+        }
     }
 }

@@ -60,6 +60,17 @@ pub enum Error {
         /// The period in the body.
         got: String,
     },
+    /// The body is about another security than the one asked for (TWSE's `STOCK_DAY` asked
+    /// for an OTC code, or a proxy or cache that mixed up answers). Never relabelled.
+    #[error("{endpoint} answered for security {got} but {asked} was asked for")]
+    WrongSecurity {
+        /// The endpoint.
+        endpoint: String,
+        /// The code asked for.
+        asked: String,
+        /// The code (and name, when given) in the body.
+        got: String,
+    },
 }
 
 impl Error {

@@ -22,8 +22,12 @@ pub struct Valuation {
     pub pb: Option<Decimal>,
 }
 
-/// Net buying of the three kinds of institutional investors in one security on one day
-/// (`fund/T86`), in shares; positive is net buying.
+/// Buying and selling of the three kinds of institutional investors in one security on one
+/// day (`fund/T86`), in shares; a net figure is positive for net buying.
+///
+/// The net figures are always there; the gross buy/sell figures and the dealers' split into
+/// own-account trading (自行買賣) and hedging (避險) are `None` when the body has no such
+/// column (T86 before the split was published).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Institutional {
     /// Security code.
@@ -42,6 +46,30 @@ pub struct Institutional {
     pub dealer_net: i64,
     /// The three together (三大法人).
     pub total_net: i64,
+    /// Shares bought by foreign and mainland investors (excluding foreign dealers).
+    pub foreign_buy: Option<i64>,
+    /// Shares they sold.
+    pub foreign_sell: Option<i64>,
+    /// Shares bought by foreign dealers.
+    pub foreign_dealer_buy: Option<i64>,
+    /// Shares foreign dealers sold.
+    pub foreign_dealer_sell: Option<i64>,
+    /// Shares bought by investment trusts.
+    pub trust_buy: Option<i64>,
+    /// Shares investment trusts sold.
+    pub trust_sell: Option<i64>,
+    /// Shares dealers bought for their own account (自行買賣).
+    pub dealer_own_buy: Option<i64>,
+    /// Shares dealers sold for their own account.
+    pub dealer_own_sell: Option<i64>,
+    /// Dealers' own-account net.
+    pub dealer_own_net: Option<i64>,
+    /// Shares dealers bought to hedge (避險).
+    pub dealer_hedge_buy: Option<i64>,
+    /// Shares dealers sold to hedge.
+    pub dealer_hedge_sell: Option<i64>,
+    /// Dealers' hedging net.
+    pub dealer_hedge_net: Option<i64>,
 }
 
 /// One row of the exchange's calendar (`holidaySchedule`): a closure, or a special day on

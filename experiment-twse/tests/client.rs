@@ -435,3 +435,110 @@ async fn sources_turn_responses_into_events() {
         .iter()
         .any(|e| matches!(&e.payload, Payload::DailyBar(b) if b.code.as_str() == "6488")));
 }
+
+#[tokio::test]
+async fn history_of_an_otc_code_is_asked_of_tpex_and_the_market_remembered() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rwd/zh/afterTrading/STOCK_DAY"))
+        .and(query_param("stockNo", "6223"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(fixture("twse_rwd_BWIBBU_d_nodata_20230101.json")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/web/stock/aftertrading/daily_trading_info/st43_result.php",
+        ))
+        .and(query_param("stkno", "6223"))
+        .and(query_param("d", "104/5"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_bytes(fixture("tpex_st43_result_6223_201505.json")),
+        )
+        .mount(&server)
+        .await;
+    let c = client(&server, 0.01);
+    let may = NaiveDate::from_ymd_opt(2015, 5, 1).unwrap();
+    assert_eq!(c.known_exchange(&code("6223")), None);
+    let p = c.history_month(&code("6223"), may).await.unwrap();
+    assert_eq!(p.items.len(), 20);
+    assert!(p
+        .items
+        .iter()
+        .all(|b| b.exchange == experiment_core::model::Exchange::Tpex));
+    assert_eq!(
+        c.known_exchange(&code("6223")),
+        Some(experiment_core::model::Exchange::Tpex)
+    );
+    // Known now: the next month goes to TPEx first, without asking TWSE.
+    let twse_asks = |reqs: &[wiremock::Request]| {
+        reqs.iter()
+            .filter(|r| r.url.path().ends_with("STOCK_DAY"))
+            .count()
+    };
+    let before = twse_asks(&server.received_requests().await.unwrap());
+    c.history_month(&code("6223"), may).await.unwrap();
+    assert_eq!(
+        twse_asks(&server.received_requests().await.unwrap()),
+        before
+    );
+}
+
+#[tokio::test]
+async fn a_twse_body_about_another_code_is_an_error_not_a_relabel() {
+    let server = MockServer::start().await;
+    // A stand-in that answers 2330's month whatever stockNo is asked.
+    serve(
+        &server,
+        "/rwd/zh/afterTrading/STOCK_DAY",
+        "twse_exchangeReport_STOCK_DAY_2330_201505.json",
+    )
+    .await;
+    let c = client(&server, 0.01);
+    let may = NaiveDate::from_ymd_opt(2015, 5, 1).unwrap();
+    let err = c.history_month(&code("6223"), may).await.unwrap_err();
+    assert!(matches!(err, Error::WrongSecurity { .. }), "{err:?}");
+    assert!(!err.is_transient());
+}
+
+#[tokio::test]
+async fn mis_asks_only_the_market_a_code_is_known_on() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/stock/index.jsp"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    serve(
+        &server,
+        "/stock/api/getStockInfo.jsp",
+        "mis_getStockInfo_tse2330_otc6547_afterclose_20260731_limitup.json",
+    )
+    .await;
+    let c = client(&server, 0.01);
+    let codes = [code("2330"), code("6547")];
+    c.quotes_of(&codes).await.unwrap();
+    c.quotes_of(&codes).await.unwrap();
+    let asked: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "ex_ch")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            "tse_2330.tw|otc_2330.tw|tse_6547.tw|otc_6547.tw",
+            "tse_2330.tw|otc_6547.tw"
+        ],
+        "unknown codes on both markets, then only where MIS answered"
+    );
+}

@@ -6,7 +6,8 @@ use experiment_core::model::Exchange;
 use experiment_core::model::SecurityCode;
 use experiment_twse::parse::{
     check_block_page, company_profiles, holidays, institutional, mi_index, quotes, stock_day,
-    stock_day_all, tpex_company_profiles, tpex_daily_quotes, tpex_openapi_daily_quotes, valuations,
+    stock_day_all, tpex_company_profiles, tpex_daily_quotes, tpex_month_history,
+    tpex_openapi_daily_quotes, tpex_openapi_valuations, tpex_valuations, valuations, valuations_on,
     Board,
 };
 use experiment_twse::Error;
@@ -566,5 +567,182 @@ fn daily_reports_keep_the_exchange_change_and_list_every_security() {
         p.items[0].change,
         Some(d("-0.10")),
         "the trailing space is ignored"
+    );
+}
+
+#[test]
+fn stock_day_never_relabels_another_securitys_body() {
+    // Issue 12: TWSE answered a body titled "2330 台積電" and it was printed as 6223.
+    let body = fixture("twse_exchangeReport_STOCK_DAY_2330_201505.json");
+    let otc = SecurityCode::new("6223").unwrap();
+    let err = stock_day(&body, &otc, ymd(2015, 5, 1)).unwrap_err();
+    match &err {
+        Error::WrongSecurity { asked, got, .. } => {
+            assert_eq!(asked, "6223");
+            assert!(got.starts_with("2330") && got.contains("台積電"), "{got}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("6223 was asked for"), "{err}");
+    let p = stock_day(&body, &tsmc(), ymd(2015, 5, 1)).unwrap();
+    assert_eq!(p.listed.len(), 1);
+    assert_eq!(
+        (p.listed[0].code.as_str(), p.listed[0].name.as_str()),
+        ("2330", "台積電"),
+        "the name comes from the title"
+    );
+}
+
+#[test]
+fn tpex_st43_month_in_shares_and_dollars_with_change() {
+    let body = fixture("tpex_st43_result_6223_201505.json");
+    let code = SecurityCode::new("6223").unwrap();
+    let p = tpex_month_history(&body, &code, ymd(2015, 5, 20)).unwrap();
+    assert_eq!(p.items.len(), 20);
+    assert!(p.skipped.is_empty(), "{:?}", p.skipped);
+    let may4 = &p.items[0];
+    assert_eq!(may4.exchange, Exchange::Tpex);
+    assert_eq!(may4.date, ymd(2015, 5, 4));
+    assert_eq!(may4.volume, 374_000, "374 lots");
+    assert_eq!(may4.value, Decimal::from(34_462_000), "34,462 thousand NT$");
+    assert_eq!(
+        (may4.open, may4.high, may4.low, may4.close),
+        (d("93.00"), d("93.00"), d("91.30"), d("91.40"))
+    );
+    assert_eq!(may4.change, Some(d("-0.60")));
+    assert_eq!(may4.trades, Some(323));
+    assert_eq!(
+        p.items[1].change,
+        Some(d("0.40")),
+        "an up change has no '+'"
+    );
+    assert_eq!(p.items[11].trades, Some(850));
+    assert_eq!(p.listed[0].name, "旺矽");
+
+    let other = tpex_month_history(&body, &tsmc(), ymd(2015, 5, 1)).unwrap_err();
+    assert!(matches!(other, Error::WrongSecurity { .. }), "{other:?}");
+    let june = tpex_month_history(&body, &code, ymd(2015, 6, 1)).unwrap_err();
+    assert!(matches!(june, Error::WrongPeriod { .. }), "{june:?}");
+    let empty = tpex_month_history(br#"{"stkNo":"","aaData":[]}"#, &code, ymd(2015, 5, 1));
+    assert!(empty.unwrap().items.is_empty(), "no data is empty");
+    let broken =
+        tpex_month_history(br#"{"aaData":[["104/05/04","1"]]}"#, &code, ymd(2015, 5, 1)).unwrap();
+    assert!(
+        broken.skipped[0].reason.contains("9 expected"),
+        "{broken:?}"
+    );
+}
+
+#[test]
+fn odd_lot_last_trade_size_falls_back_to_s() {
+    let body = fixture("mis_getOddInfo_2330_afterclose_20231229.json");
+    let odd = &quotes(&body, Board::OddLot, Utc::now()).unwrap().items[0];
+    assert_eq!(
+        odd.last_volume,
+        Some(4071),
+        "\"tv\":\"-\" but \"s\":\"4071\""
+    );
+    let regular = &quotes(
+        &fixture("mis_getStockInfo_2330_intraday_20240516_1.json"),
+        Board::Regular,
+        Utc::now(),
+    )
+    .unwrap()
+    .items[0];
+    assert_eq!(regular.last_volume, None, "the regular board keeps tv");
+}
+
+#[test]
+fn institutional_keeps_buy_sell_and_the_dealer_split() {
+    let p = institutional(
+        &fixture("twse_rwd_T86_ALLBUT0999_20230130.json"),
+        ymd(2023, 1, 30),
+    )
+    .unwrap();
+    let t = p.items.iter().find(|r| r.code.as_str() == "2330").unwrap();
+    assert_eq!(
+        (t.foreign_buy, t.foreign_sell, t.foreign_net),
+        (Some(133_236_588), Some(52_595_539), 80_641_049)
+    );
+    assert_eq!(
+        (t.trust_buy, t.trust_sell, t.trust_net),
+        (Some(1_032_000), Some(94_327), 937_673)
+    );
+    assert_eq!(
+        (t.dealer_own_buy, t.dealer_own_sell, t.dealer_own_net),
+        (Some(978_000), Some(537_000), Some(441_000))
+    );
+    assert_eq!(
+        (t.dealer_hedge_buy, t.dealer_hedge_sell, t.dealer_hedge_net),
+        (Some(1_227_511), Some(788_103), Some(439_408))
+    );
+    assert_eq!(t.dealer_net, 880_408, "own-account and hedging together");
+}
+
+#[test]
+fn valuations_by_date_on_both_markets() {
+    let p = valuations_on(
+        &fixture("twse_rwd_BWIBBU_d_ALL_20230130.json"),
+        ymd(2023, 1, 30),
+    )
+    .unwrap();
+    assert_eq!(p.items.len(), 968);
+    let cement = &p.items[0];
+    assert_eq!(
+        (cement.code.as_str(), cement.name.as_str(), cement.date),
+        ("1101", "台泥", ymd(2023, 1, 30))
+    );
+    assert_eq!(
+        (cement.pe, cement.dividend_yield, cement.pb),
+        (Some(d("30.79")), Some(d("5.41")), Some(d("1.27")))
+    );
+    let nodata = valuations_on(
+        &fixture("twse_rwd_BWIBBU_d_nodata_20230101.json"),
+        ymd(2023, 1, 1),
+    )
+    .unwrap();
+    assert!(nodata.items.is_empty());
+    let wrong = valuations_on(
+        &fixture("twse_rwd_BWIBBU_d_ALL_20230130.json"),
+        ymd(2023, 1, 31),
+    );
+    assert!(matches!(wrong, Err(Error::WrongPeriod { .. })));
+
+    let p = tpex_valuations(&fixture("tpex_pera_20230130.json"), ymd(2023, 1, 30)).unwrap();
+    assert_eq!(p.items.len(), 808);
+    assert_eq!(
+        (p.items[0].code.as_str(), p.items[0].name.as_str()),
+        ("1240", "茂生農經")
+    );
+    assert_eq!(
+        (p.items[0].pe, p.items[0].dividend_yield, p.items[0].pb),
+        (Some(d("46.32")), Some(d("5.68")), Some(d("1.42")))
+    );
+    let p = tpex_openapi_valuations(&fixture(
+        "tpex_openapi_tpex_mainboard_peratio_analysis_EXCERPT_3rows_20261008.json",
+    ))
+    .unwrap();
+    let gw = p.items.iter().find(|v| v.code.as_str() == "6488").unwrap();
+    assert_eq!(
+        (gw.name.as_str(), gw.date, gw.pe, gw.pb),
+        (
+            "環球晶",
+            ymd(2026, 10, 8),
+            Some(d("54.85")),
+            Some(d("5.59"))
+        )
+    );
+}
+
+#[test]
+fn tpex_openapi_daily_lists_names() {
+    let p = tpex_openapi_daily_quotes(&fixture(
+        "tpex_openapi_tpex_mainboard_daily_close_quotes_EXCERPT_3rows_20261008.json",
+    ))
+    .unwrap();
+    assert_eq!(p.listed.len(), 3);
+    assert_eq!(
+        (p.listed[1].code.as_str(), p.listed[1].name.as_str()),
+        ("006201", "元大富櫃50")
     );
 }

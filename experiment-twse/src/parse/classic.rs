@@ -14,7 +14,7 @@ use super::{
     cell_text, collect_rows, json_body, malformed, parse_change, parse_count, parse_number,
     parse_signed, signed_change, Listed, Parsed, NO_DATA_STAT,
 };
-use crate::model::Institutional;
+use crate::model::{Institutional, Valuation};
 use crate::roc::parse_roc_date;
 use crate::{Error, Result};
 
@@ -91,13 +91,15 @@ fn body_date(endpoint: &str, table: &Table) -> Result<Option<NaiveDate>> {
 /// Parses `rwd/zh/afterTrading/STOCK_DAY` (and the legacy `exchangeReport/STOCK_DAY`): one
 /// security, one month of daily bars.
 ///
-/// The body's month must be `month` (any day of the month asked for). A row without a trade
+/// The body's month must be `month` (any day of the month asked for) and its title's code
+/// must be `code`; the short name in the title is returned in [`Parsed::listed`] (one entry).
+/// A row without a trade
 /// (`--`) or with a broken cell is skipped with a reason; the rest of the month is kept.
 /// "No data" is an empty result.
 ///
 /// # Errors
 /// [`Error::Blocked`] for the block page, [`Error::WrongPeriod`] when the body is about
-/// another month, [`Error::Malformed`] when the body is not the documented shape.
+/// another month, [`Error::WrongSecurity`] when its title names another code, [`Error::Malformed`] when the body is not the documented shape.
 pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<Parsed<DailyBar>> {
     const EP: &str = "STOCK_DAY";
     let table: Table = json_body(EP, body)?;
@@ -111,6 +113,26 @@ pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<P
                 endpoint: EP.into(),
                 asked,
                 got: format!("{:04}-{:02}", got.year(), got.month()),
+            });
+        }
+    }
+    // The month is checked above; the security must be checked too: a body about another
+    // code (TWSE asked for an OTC code, a mixed-up cache) must never be relabelled as `code`.
+    let named = table.title.as_deref().and_then(title_security);
+    if let Some((got, _)) = &named {
+        if got != code.as_str() {
+            return Err(Error::WrongSecurity {
+                endpoint: EP.into(),
+                asked: code.to_string(),
+                got: table.title.as_deref().map_or_else(
+                    || got.clone(),
+                    |t| {
+                        format!(
+                            "{got} (title '{}')",
+                            t.split_whitespace().collect::<Vec<_>>().join(" ")
+                        )
+                    },
+                ),
             });
         }
     }
@@ -136,7 +158,7 @@ pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<P
             cell_text(row.get(c_date))
         )
     };
-    Ok(collect_rows(EP, table.data.iter(), label, |row| {
+    let mut parsed = collect_rows(EP, table.data.iter(), label, |row| {
         let cell = |c: usize| cell_text(row.get(c));
         let date = parse_roc_date(&cell(c_date)).map_err(|e| e.to_string())?;
         if (date.year(), date.month()) != (month.year(), month.month()) {
@@ -154,7 +176,28 @@ pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<P
                 change: c_change.and_then(|c| parse_change(&cell(c))),
             },
         )
-    }))
+    });
+    parsed.listed = vec![Listed {
+        code: code.clone(),
+        name: named.map(|(_, name)| name).unwrap_or_default(),
+        traded: !parsed.items.is_empty(),
+    }];
+    Ok(parsed)
+}
+
+/// The code and short name in a `STOCK_DAY` title, `104年05月 2330 台積電    各日成交資訊`:
+/// the first token after the ROC month, and the next one unless it is the report's name.
+/// `None` when the title has no such token (then the code cannot be checked).
+fn title_security(title: &str) -> Option<(String, String)> {
+    let mut tokens = title.split_whitespace().skip_while(|t| t.contains('年'));
+    let code = tokens
+        .next()
+        .filter(|t| t.chars().all(|c| c.is_ascii_alphanumeric()))?;
+    let name = tokens
+        .next()
+        .filter(|t| !t.contains("成交資訊"))
+        .unwrap_or_default();
+    Some((code.to_owned(), name.to_owned()))
 }
 
 /// Whether a row's cells say the security did not trade: no close, or a zero close.
@@ -306,6 +349,22 @@ pub fn institutional(body: &[u8], date: NaiveDate) -> Result<Parsed<Institutiona
     let c_trust = cols.find("投信買賣超股數")?;
     let c_dealer = cols.find("自營商買賣超股數")?;
     let c_total = cols.find("三大法人買賣超股數")?;
+    let optional = |name: &str| cols.find(name).ok();
+    let gross = [
+        "外陸資買進股數(不含外資自營商)",
+        "外陸資賣出股數(不含外資自營商)",
+        "外資自營商買進股數",
+        "外資自營商賣出股數",
+        "投信買進股數",
+        "投信賣出股數",
+        "自營商買進股數(自行買賣)",
+        "自營商賣出股數(自行買賣)",
+        "自營商買賣超股數(自行買賣)",
+        "自營商買進股數(避險)",
+        "自營商賣出股數(避險)",
+        "自營商買賣超股數(避險)",
+    ]
+    .map(optional);
     let label = |i: usize, row: &&Vec<serde_json::Value>| {
         format!("{date} row {} ({})", i + 1, cell_text(row.get(c_code)))
     };
@@ -314,6 +373,7 @@ pub fn institutional(body: &[u8], date: NaiveDate) -> Result<Parsed<Institutiona
         let num = |c: usize, what: &str| {
             parse_signed(&cell(c)).ok_or_else(|| format!("{what} '{}' is not a number", cell(c)))
         };
+        let opt = |c: Option<usize>, what: &str| c.map(|c| num(c, what)).transpose();
         Ok(Institutional {
             code: SecurityCode::new(cell(c_code).trim()).map_err(|e| e.to_string())?,
             name: cell(c_name).trim().to_owned(),
@@ -323,6 +383,59 @@ pub fn institutional(body: &[u8], date: NaiveDate) -> Result<Parsed<Institutiona
             trust_net: num(c_trust, "trust net")?,
             dealer_net: num(c_dealer, "dealer net")?,
             total_net: num(c_total, "total net")?,
+            foreign_buy: opt(gross[0], "foreign buy")?,
+            foreign_sell: opt(gross[1], "foreign sell")?,
+            foreign_dealer_buy: opt(gross[2], "foreign dealer buy")?,
+            foreign_dealer_sell: opt(gross[3], "foreign dealer sell")?,
+            trust_buy: opt(gross[4], "trust buy")?,
+            trust_sell: opt(gross[5], "trust sell")?,
+            dealer_own_buy: opt(gross[6], "dealer own-account buy")?,
+            dealer_own_sell: opt(gross[7], "dealer own-account sell")?,
+            dealer_own_net: opt(gross[8], "dealer own-account net")?,
+            dealer_hedge_buy: opt(gross[9], "dealer hedging buy")?,
+            dealer_hedge_sell: opt(gross[10], "dealer hedging sell")?,
+            dealer_hedge_net: opt(gross[11], "dealer hedging net")?,
+        })
+    }))
+}
+
+/// Parses `rwd/zh/afterTrading/BWIBBU_d` (`selectType=ALL`; fixture
+/// `twse_rwd_BWIBBU_d_ALL_20230130.json`): P/E, dividend yield and P/B of every listed stock
+/// on `date`. A ratio the exchange leaves out (`-`: losses have no P/E) is `None`; columns are
+/// found by name, so the 收盤價 column of later years is harmless. "No data" is empty.
+///
+/// # Errors
+/// As [`mi_index`].
+pub fn valuations_on(body: &[u8], date: NaiveDate) -> Result<Parsed<Valuation>> {
+    const EP: &str = "BWIBBU_d";
+    let table: Table = json_body(EP, body)?;
+    if !check_stat(EP, table.stat.as_deref())? {
+        return Ok(Parsed::default());
+    }
+    check_day(EP, &table, date)?;
+    let cols = Columns {
+        endpoint: EP,
+        fields: &table.fields,
+    };
+    let (c_code, c_name, c_yield, c_pe, c_pb) = (
+        cols.find("證券代號")?,
+        cols.find("證券名稱")?,
+        cols.find("殖利率(%)")?,
+        cols.find("本益比")?,
+        cols.find("股價淨值比")?,
+    );
+    let label = |i: usize, row: &&Vec<serde_json::Value>| {
+        format!("{date} row {} ({})", i + 1, cell_text(row.get(c_code)))
+    };
+    Ok(collect_rows(EP, table.data.iter(), label, |row| {
+        let cell = |c: usize| cell_text(row.get(c));
+        Ok(Valuation {
+            code: SecurityCode::new(cell(c_code).trim()).map_err(|e| e.to_string())?,
+            name: cell(c_name).trim().to_owned(),
+            date,
+            pe: parse_number(&cell(c_pe)),
+            dividend_yield: parse_number(&cell(c_yield)),
+            pb: parse_number(&cell(c_pb)),
         })
     }))
 }

@@ -129,7 +129,13 @@ pub fn quotes(body: &[u8], board: Board, received_at: DateTime<Utc>) -> Result<P
             exchange,
             name: field(item, "n").unwrap_or_default(),
             last: price(item, "z"),
-            last_volume: volume("tv"),
+            // The odd-lot board leaves `tv` as "-" and puts the last trade's size in `s`
+            // (mis_getOddInfo_2330_afterclose_20231229.json: "tv":"-", "s":"4071"); the
+            // regular board's `tv` is the one to trust there.
+            last_volume: match board {
+                Board::Regular => volume("tv"),
+                Board::OddLot => volume("tv").or_else(|| volume("s")),
+            },
             open: price(item, "o"),
             high: price(item, "h"),
             low: price(item, "l"),

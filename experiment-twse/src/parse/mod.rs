@@ -22,7 +22,9 @@ pub struct Parsed<T> {
     pub skipped: Vec<Skipped>,
     /// For the all-market daily reports (`STOCK_DAY_ALL`, `MI_INDEX`, TPEx daily quotes):
     /// every security the report lists, traded or not, with its name — what market breadth
-    /// counts as "not traded". Empty for other endpoints.
+    /// counts as "not traded". For one security's month (`STOCK_DAY`, TPEx `st43_result`):
+    /// that security with the name the body gives (empty when it gives none). Empty for
+    /// other endpoints.
     pub listed: Vec<Listed>,
 }
 
@@ -109,10 +111,13 @@ pub mod openapi;
 pub mod tpex;
 
 pub use crate::industry::{industry_name, INDUSTRIES};
-pub use classic::{institutional, mi_index, stock_day};
+pub use classic::{institutional, mi_index, stock_day, valuations_on};
 pub use mis::{quotes, Board};
 pub use openapi::{company_profiles, holidays, stock_day_all, tpex_company_profiles, valuations};
-pub use tpex::{tpex_daily_quotes, tpex_openapi_daily_quotes};
+pub use tpex::{
+    tpex_daily_quotes, tpex_month_history, tpex_openapi_daily_quotes, tpex_openapi_valuations,
+    tpex_valuations,
+};
 
 pub(crate) fn malformed(endpoint: &str, reason: impl Into<String>) -> Error {
     Error::Malformed {
