@@ -6,6 +6,13 @@
 //! once, children first; nodes keep only the history the rule asks for (`x[n]`, crossings,
 //! `moving_up(x, v, n)`, `pct_change(x, n)`). Values are `None` until defined; a condition
 //! with an undefined input is `None` (not false).
+//!
+//! **Gaps restart the warm-up.** When two consecutive bars are more than [`MAX_GAP_SECS`]
+//! apart (no exchange closure lasts that long; a long suspension or a hole in the data does),
+//! every indicator and every remembered value starts again from the bar after the gap, as
+//! if it were the first: an SMA does not average prices ten years apart, and a crossing is
+//! not read across the seam. [`Evaluator::with_max_gap`] changes the limit (intraday bars
+//! need a shorter one); [`backtest`] and [`columns`] apply the same policy.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -281,12 +288,23 @@ struct Node {
     keep: usize,
 }
 
+/// The longest time between two consecutive bars that indicators bridge: 20 days. TWSE's
+/// longest closures (Lunar New Year, with typhoon days next to it) stay under two weeks; a
+/// longer silence is a suspension or missing data, and values computed across it would
+/// describe no market that existed.
+pub const MAX_GAP_SECS: i64 = 20 * 86_400;
+
 /// A compiled rule (or expression) with its streaming state.
 #[derive(Debug, Clone)]
 pub struct Evaluator {
     nodes: Vec<Node>,
     root: usize,
     bars: i64,
+    /// The nodes as compiled, before any bar: what a gap restarts from. Shared by clones.
+    fresh: std::sync::Arc<Vec<Node>>,
+    /// The previous bar's time, to see gaps.
+    last_time: Option<i64>,
+    max_gap: i64,
 }
 
 fn series_value(s: Series, b: &Bar) -> f64 {
@@ -446,10 +464,33 @@ impl Evaluator {
         };
         let root = b.compile(expr);
         Evaluator {
+            fresh: std::sync::Arc::new(b.nodes.clone()),
             nodes: b.nodes,
             root,
             bars: 0,
+            last_time: None,
+            max_gap: MAX_GAP_SECS,
         }
+    }
+
+    /// The same evaluator with another gap limit (seconds between consecutive bars beyond
+    /// which the warm-up restarts); `i64::MAX` never restarts.
+    ///
+    /// ```
+    /// use experiment_indicators::{eval::Evaluator, rule::Rule, Bar};
+    /// let rule = Rule::parse("sma(close, 2) > 0").unwrap();
+    /// let bar = Bar { open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 };
+    /// let mut e = Evaluator::new(&rule).with_max_gap(60);
+    /// assert_eq!(e.update(&bar, 0), None);
+    /// assert_eq!(e.update(&bar, 60), Some(true));
+    /// // two minutes of silence: the SMA warms up again
+    /// assert_eq!(e.update(&bar, 180), None);
+    /// assert_eq!(e.update(&bar, 240), Some(true));
+    /// ```
+    #[must_use]
+    pub fn with_max_gap(mut self, secs: i64) -> Self {
+        self.max_gap = secs;
+        self
     }
 
     /// Distinct nodes (shared sub-expressions count once).
@@ -504,6 +545,13 @@ impl Evaluator {
     }
 
     fn step(&mut self, bar: &Bar, time: i64) {
+        if self
+            .last_time
+            .is_some_and(|last| time.saturating_sub(last) > self.max_gap)
+        {
+            self.nodes.clone_from(&self.fresh);
+        }
+        self.last_time = Some(time);
         for i in 0..self.nodes.len() {
             let value = {
                 let get = |j: usize| self.nodes[j].value;
@@ -698,6 +746,72 @@ pub fn backtest(rule: &Rule, bars: &[(i64, Bar)]) -> Vec<Firing> {
         .collect()
 }
 
+/// The horizons a backtest reports returns at by default: 1, 5 and 20 bars after a firing.
+pub const HORIZONS: [usize; 3] = [1, 5, 20];
+
+/// Close-to-close return `n` bars after bar `i`, percent: `None` past the end of `closes`,
+/// or when the close at `i` is zero.
+///
+/// ```
+/// use experiment_indicators::eval::forward_return;
+/// let closes = [100.0, 110.0, 99.0];
+/// assert_eq!(forward_return(&closes, 0, 1), Some(10.000000000000009));
+/// assert_eq!(forward_return(&closes, 1, 5), None);
+/// ```
+pub fn forward_return(closes: &[f64], i: usize, n: usize) -> Option<f64> {
+    let (now, later) = (*closes.get(i)?, *closes.get(i.checked_add(n)?)?);
+    (now != 0.0 && now.is_finite() && later.is_finite()).then(|| (later / now - 1.0) * 100.0)
+}
+
+/// What followed the firings of a backtest at one horizon.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HorizonStats {
+    /// Bars after the firing.
+    pub horizon: usize,
+    /// Firings with a return at this horizon (the last ones may have too few bars after).
+    pub count: usize,
+    /// Of those, how many were followed by a gain.
+    pub wins: usize,
+    /// Mean return, percent.
+    pub mean: Option<f64>,
+    /// Median return, percent.
+    pub median: Option<f64>,
+}
+
+impl HorizonStats {
+    /// Share of firings followed by a gain, 0 to 1.
+    pub fn hit_rate(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.wins as f64 / self.count as f64)
+    }
+
+    /// The statistics of `returns` (percent) at `horizon`; non-finite values are left out.
+    ///
+    /// ```
+    /// use experiment_indicators::eval::HorizonStats;
+    /// let s = HorizonStats::of(5, [2.0, -1.0, 4.0]);
+    /// assert_eq!((s.count, s.wins, s.median), (3, 2, Some(2.0)));
+    /// assert_eq!(s.mean, Some(5.0 / 3.0));
+    /// assert!((s.hit_rate().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    /// ```
+    pub fn of(horizon: usize, returns: impl IntoIterator<Item = f64>) -> Self {
+        let mut r: Vec<f64> = returns.into_iter().filter(|x| x.is_finite()).collect();
+        r.sort_by(f64::total_cmp);
+        let n = r.len();
+        let median = match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(r[n / 2]),
+            _ => Some((r[n / 2 - 1] + r[n / 2]) / 2.0),
+        };
+        HorizonStats {
+            horizon,
+            count: n,
+            wins: r.iter().filter(|x| **x > 0.0).count(),
+            mean: (n > 0).then(|| r.iter().sum::<f64>() / n as f64),
+            median,
+        }
+    }
+}
+
 /// The output columns an indicator expression stands for, each with its name: the
 /// expression as written, and for a multi-output indicator written without `.output`, one
 /// column per output named `<expr>.<output>` (`macd(12,26,9).signal`).
@@ -750,13 +864,28 @@ pub fn expand(text: &str) -> Result<Vec<(String, Expr)>, crate::rule::RuleError>
 /// columnar path of [`crate::column`]; anything else (`sma(close, 5) - sma(close, 20)`) through
 /// an [`Evaluator`]. Both give the values streaming updates give, to the bit.
 pub fn columns(exprs: &[Expr], bars: &[(i64, Bar)]) -> Vec<Vec<Option<f64>>> {
+    // The stretches between gaps, each computed as if it were the whole series.
+    let mut segments = Vec::new();
+    let mut start = 0;
+    for i in 1..bars.len() {
+        if bars[i].0.saturating_sub(bars[i - 1].0) > MAX_GAP_SECS {
+            segments.push(&bars[start..i]);
+            start = i;
+        }
+    }
+    segments.push(&bars[start..]);
     exprs
         .iter()
         .map(|e| {
-            fast_column(e, bars).unwrap_or_else(|| {
-                let mut ev = Evaluator::for_expr(e);
-                bars.iter().map(|(t, b)| ev.update_number(b, *t)).collect()
-            })
+            let fast: Option<Vec<Vec<Option<f64>>>> =
+                segments.iter().map(|s| fast_column(e, s)).collect();
+            match fast {
+                Some(parts) => parts.concat(),
+                None => {
+                    let mut ev = Evaluator::for_expr(e);
+                    bars.iter().map(|(t, b)| ev.update_number(b, *t)).collect()
+                }
+            }
         })
         .collect()
 }
