@@ -50,37 +50,78 @@ impl Source for MisSource {
     }
 }
 
-/// The day's closing bars of every listed (TWSE OpenAPI) and OTC (TPEx OpenAPI) security.
+/// Which market's daily bars a [`DailySource`] polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DailyMarkets {
+    Both,
+    Listed,
+    Otc,
+}
+
+/// The day's closing bars of every listed (TWSE OpenAPI) and/or OTC (TPEx OpenAPI) security.
+///
+/// A service should poll the two markets as two sources ([`DailySource::listed`] and
+/// [`DailySource::otc`]): one exchange's site being down must not hold back the other's bars.
 #[derive(Debug, Clone)]
 pub struct DailySource {
     client: TwseClient,
+    markets: DailyMarkets,
 }
 
 impl DailySource {
-    /// Polls through `client`.
+    /// Both markets in one poll, through `client` (either failing fails the poll).
     pub fn new(client: TwseClient) -> Self {
-        DailySource { client }
+        DailySource {
+            client,
+            markets: DailyMarkets::Both,
+        }
+    }
+
+    /// Listed securities only (TWSE OpenAPI `STOCK_DAY_ALL`); named `twse.daily`.
+    pub fn listed(client: TwseClient) -> Self {
+        DailySource {
+            client,
+            markets: DailyMarkets::Listed,
+        }
+    }
+
+    /// OTC securities only (TPEx OpenAPI daily close quotes); named `tpex.daily`.
+    pub fn otc(client: TwseClient) -> Self {
+        DailySource {
+            client,
+            markets: DailyMarkets::Otc,
+        }
     }
 }
 
 #[async_trait]
 impl Source for DailySource {
     fn name(&self) -> &str {
-        "twse.daily"
+        match self.markets {
+            DailyMarkets::Otc => "tpex.daily",
+            _ => "twse.daily",
+        }
     }
 
     async fn poll(&self, now: DateTime<Utc>) -> experiment_core::Result<Batch> {
-        let mut listed = self.client.daily_all(None).await?;
-        let otc = self.client.tpex_daily_all().await?;
-        listed.items.extend(otc.items);
-        listed.skipped.extend(otc.skipped);
+        let mut items = Vec::new();
+        let mut skipped = Vec::new();
+        if self.markets != DailyMarkets::Otc {
+            let listed = self.client.daily_all(None).await?;
+            items.extend(listed.items);
+            skipped.extend(listed.skipped);
+        }
+        if self.markets != DailyMarkets::Listed {
+            let otc = self.client.tpex_daily_all().await?;
+            items.extend(otc.items);
+            skipped.extend(otc.skipped);
+        }
         Ok(Batch {
-            events: listed
-                .items
+            events: items
                 .into_iter()
                 .map(|b| Event::new(self.name(), now, Payload::DailyBar(b)))
                 .collect(),
-            skipped: listed.skipped,
+            skipped,
         })
     }
 }

@@ -109,7 +109,9 @@ fn channels_of(codes: &[String]) -> Vec<Channel> {
     channels
 }
 
-async fn round(name: &str, feeder: &Feeder) -> Duration {
+/// One round of `feeder`: how long to wait before the next (zero after a success), and the
+/// error when it failed (already logged).
+async fn round(name: &str, feeder: &Feeder) -> (Duration, Option<Error>) {
     match feeder.run_once(Utc::now()).await {
         Ok(r) => {
             tracing::info!(
@@ -118,7 +120,7 @@ async fn round(name: &str, feeder: &Feeder) -> Duration {
                 skipped = r.skipped,
                 "round done"
             );
-            Duration::ZERO
+            (Duration::ZERO, None)
         }
         Err(e) => {
             // A block backs off for as long as the client says; other errors a little.
@@ -129,10 +131,34 @@ async fn round(name: &str, feeder: &Feeder) -> Duration {
                 _ => Duration::from_secs(10),
             };
             tracing::warn!(source = name, error = %e, ?wait, "round failed");
-            wait
+            (wait, Some(e))
         }
     }
 }
+
+/// `--once`: every source polled once, each on its own (one exchange down does not hold back
+/// the other's bars); the failures, named.
+async fn once(rounds: &[(&str, &Feeder)]) -> anyhow::Result<()> {
+    let mut failed = Vec::new();
+    for (name, feeder) in rounds {
+        if let (_, Some(e)) = round(name, feeder).await {
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "{} of {} sources failed (the others were published):\n  {}",
+            failed.len(),
+            rounds.len(),
+            failed.join("\n  ")
+        )
+    }
+}
+
+/// How long start-up waits for the brokers before saying they are unreachable.
+const BROKER_CHECK: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -145,6 +171,25 @@ async fn main() -> anyhow::Result<()> {
         bail!("experiment-feeder needs --kafka-brokers (or bus.brokers, EXPERIMENT_KAFKA_BROKERS); to try the client without Kafka, use `experiment fetch`");
     }
     let bus = connect_bus(&config.bus)?;
+    let brokers = config.bus.brokers.clone().unwrap_or_default();
+    // Said once, in our words, before librdkafka's own retries: which brokers, and why.
+    let reachable = match tokio::time::timeout(BROKER_CHECK, bus.check()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            if args.once {
+                bail!("bus.brokers: cannot reach Kafka at {brokers}: {e}");
+            }
+            tracing::error!(brokers = %brokers, error = %e, "cannot reach Kafka; retrying with backoff");
+            false
+        }
+        Err(_) => {
+            if args.once {
+                bail!("bus.brokers: no answer from Kafka at {brokers} within {BROKER_CHECK:?}");
+            }
+            tracing::error!(brokers = %brokers, "no answer from Kafka; retrying with backoff");
+            false
+        }
+    };
     let f = &config.feeder;
     let mut twse = TwseConfig::default();
     for (given, field) in [
@@ -170,16 +215,42 @@ async fn main() -> anyhow::Result<()> {
         .with_seed_compat(f.seed_compat)
     };
     let mut quotes = quotes_for(&channels);
-    let daily = Feeder::new(Arc::new(DailySource::new(client.clone())), bus.clone(), "");
+    // The two exchanges' daily lists are separate sources: one site down does not hold back
+    // the other's bars.
+    let listed = Feeder::new(
+        Arc::new(DailySource::listed(client.clone())),
+        bus.clone(),
+        "",
+    );
+    let otc = Feeder::new(Arc::new(DailySource::otc(client.clone())), bus.clone(), "");
     // The API publishes the watchlist in the shared cache (with Redis, every feeder sees it).
     let cache = connect_cache(&config.cache).await?;
 
     if args.once {
+        let mut rounds = Vec::new();
         if !channels.is_empty() {
-            round("twse.mis", &quotes).await;
+            rounds.push(("twse.mis", &quotes));
         }
-        round("twse.daily", &daily).await;
-        return Ok(());
+        rounds.push(("twse.daily", &listed));
+        rounds.push(("tpex.daily", &otc));
+        return once(&rounds).await;
+    }
+    if !reachable {
+        // Wait for the brokers with backoff rather than crawl what cannot be published.
+        let mut wait = Duration::from_secs(1);
+        loop {
+            tokio::time::sleep(wait).await;
+            match tokio::time::timeout(BROKER_CHECK, bus.check()).await {
+                Ok(Ok(())) => {
+                    tracing::info!(brokers = %brokers, "Kafka is reachable");
+                    break;
+                }
+                _ => {
+                    wait = (wait * 2).min(Duration::from_secs(60));
+                    tracing::warn!(brokers = %brokers, ?wait, "Kafka still unreachable");
+                }
+            }
+        }
     }
 
     let calendar = match client.holidays().await {
@@ -190,7 +261,8 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let token = shutdown_token();
-    let mut daily_done = None;
+    let mut listed_done = None;
+    let mut otc_done = None;
     loop {
         match cached_watchlist(cache.as_ref()).await {
             Ok(Some(list)) if list != watchlist => {
@@ -207,15 +279,27 @@ async fn main() -> anyhow::Result<()> {
         let mut wait = Duration::from_secs(30);
         if calendar.is_open(now) && !channels.is_empty() {
             // The client's limiter paces MIS (one batch per 5 s by default).
-            wait = round("twse.mis", &quotes).await;
+            wait = round("twse.mis", &quotes).await.0;
         } else if calendar.is_trading_day(today)
             && now.with_timezone(&MARKET_TZ).time() >= daily_after
-            && daily_done != Some(today)
+            && (listed_done != Some(today) || otc_done != Some(today))
         {
-            wait = round("twse.daily", &daily).await;
-            if wait.is_zero() {
-                daily_done = Some(today);
+            // Each market until it succeeds, independently of the other.
+            let mut waits = Vec::new();
+            for (name, feeder, done) in [
+                ("twse.daily", &listed, &mut listed_done),
+                ("tpex.daily", &otc, &mut otc_done),
+            ] {
+                if *done == Some(today) {
+                    continue;
+                }
+                let (w, failed) = round(name, feeder).await;
+                if failed.is_none() {
+                    *done = Some(today);
+                }
+                waits.push(w);
             }
+            wait = waits.into_iter().max().unwrap_or_default();
         } else if let Some(open) = calendar.next_open(now) {
             wait = (open - now)
                 .to_std()

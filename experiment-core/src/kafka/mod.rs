@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -109,9 +109,10 @@ fn unavailable(e: KafkaError) -> Error {
 #[derive(Clone)]
 pub struct KafkaBus {
     config: KafkaConfig,
-    producer: FutureProducer,
-    admin: Arc<AdminClient<DefaultClientContext>>,
+    producer: FutureProducer<BusContext>,
+    admin: Arc<AdminClient<BusContext>>,
     known: Arc<Mutex<HashSet<String>>>,
+    quiet: Arc<Quiet>,
 }
 
 impl fmt::Debug for KafkaBus {
@@ -135,21 +136,29 @@ impl KafkaBus {
             ));
         }
         let invalid = |e: KafkaError| Error::invalid("kafka config", e.to_string());
-        let producer: FutureProducer = config
+        let quiet = Arc::new(Quiet::default());
+        let producer: FutureProducer<BusContext> = config
             .client(&[
                 ("enable.idempotence", "true".into()),
                 ("acks", "all".into()),
                 ("message.timeout.ms", config.timeout.as_millis().to_string()),
             ])
-            .create()
+            .create_with_context(BusContext {
+                quiet: quiet.clone(),
+            })
             .map_err(invalid)?;
-        let admin: AdminClient<DefaultClientContext> =
-            config.client(&[]).create().map_err(invalid)?;
+        let admin: AdminClient<BusContext> = config
+            .client(&[])
+            .create_with_context(BusContext {
+                quiet: quiet.clone(),
+            })
+            .map_err(invalid)?;
         Ok(KafkaBus {
             config,
             producer,
             admin: Arc::new(admin),
             known: Arc::default(),
+            quiet,
         })
     }
 
@@ -313,6 +322,7 @@ impl KafkaBus {
         let tracker = Arc::new(Mutex::new(Tracker::default()));
         let context = GroupContext {
             tracker: tracker.clone(),
+            quiet: self.quiet.clone(),
         };
         let consumer: StreamConsumer<GroupContext> = self
             .config
@@ -421,12 +431,104 @@ fn lock(t: &Mutex<Tracker>) -> MutexGuard<'_, Tracker> {
     t.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// librdkafka's own logs, thinned: while a broker is down it reports the same failure
+/// several times a second for every client; one line per kind per minute says as much, with
+/// how many were left out.
+#[derive(Debug, Default)]
+struct Quiet {
+    seen: Mutex<HashMap<String, (std::time::Instant, u64)>>,
+}
+
+/// How often one kind of librdkafka message is logged.
+const QUIET_PERIOD: Duration = Duration::from_secs(60);
+
+impl Quiet {
+    /// Whether to log a message of this kind now, and how many of its kind were held back
+    /// since the last one logged.
+    fn admit(&self, kind: &str) -> Option<u64> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        match seen.get_mut(kind) {
+            Some((at, held)) if now.duration_since(*at) < QUIET_PERIOD => {
+                *held += 1;
+                None
+            }
+            Some((at, held)) => {
+                let n = *held;
+                *at = now;
+                *held = 0;
+                Some(n)
+            }
+            None => {
+                seen.insert(kind.to_owned(), (now, 0));
+                Some(0)
+            }
+        }
+    }
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let Some(held) = self.admit(&format!("log:{fac}")) else {
+            return;
+        };
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error
+            | RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", facility = fac, held_back = held, "{message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility = fac, held_back = held, "{message}")
+            }
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", facility = fac, held_back = held, "{message}")
+            }
+        }
+    }
+
+    fn error(&self, error: &KafkaError, reason: &str) {
+        let kind = format!("error:{:?}", error.rdkafka_error_code());
+        if let Some(held) = self.admit(&kind) {
+            tracing::error!(
+                target: "librdkafka",
+                held_back = held,
+                "Kafka: {error}: {reason} (librdkafka retries on its own; repeats are held back for a minute)"
+            );
+        }
+    }
+}
+
+/// The producer's and admin client's context: thinned logs.
+struct BusContext {
+    quiet: Arc<Quiet>,
+}
+
+impl ClientContext for BusContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.quiet.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.quiet.error(&error, reason);
+    }
+}
+
 /// Commits what each member acked before its partitions move, and starts fresh on assignment.
 struct GroupContext {
     tracker: Arc<Mutex<Tracker>>,
+    quiet: Arc<Quiet>,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.quiet.log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.quiet.error(&error, reason);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -631,5 +733,31 @@ impl Subscription for KafkaSubscription {
         self.commit(CommitMode::Sync)?;
         self.consumer.unsubscribe();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quiet;
+
+    #[test]
+    fn one_message_per_kind_per_period_with_a_count_of_the_rest() {
+        let q = Quiet::default();
+        assert_eq!(q.admit("log:FAIL"), Some(0));
+        for _ in 0..50 {
+            assert_eq!(q.admit("log:FAIL"), None, "held back within the period");
+        }
+        // another kind is not held back by the first
+        assert_eq!(q.admit("error:AllBrokersDown"), Some(0));
+        // once the period is over, the next one is logged with the count held back
+        let mut seen = q.seen.lock().unwrap();
+        let at = &mut seen.get_mut("log:FAIL").unwrap().0;
+        let Some(earlier) = at.checked_sub(super::QUIET_PERIOD) else {
+            return; // a clock this close to its origin cannot be wound back
+        };
+        *at = earlier;
+        drop(seen);
+        assert_eq!(q.admit("log:FAIL"), Some(50));
+        assert_eq!(q.admit("log:FAIL"), None);
     }
 }
