@@ -8,6 +8,7 @@
 
 pub mod backends;
 pub mod config;
+pub mod delivery;
 pub mod settings;
 
 use std::future::Future;

@@ -9,9 +9,9 @@ use anyhow::bail;
 use clap::Parser;
 use experiment_core::model::EventKind;
 use experiment_core::seed::SEED_TOPIC;
-use experiment_notify::{OutboxSender, RetryPolicy};
+use experiment_notify::RetryPolicy;
 use experiment_wiring::config::{BusBackend, CacheBackend, Config, StoreBackend, CONFIG_ENV};
-use experiment_wiring::settings::DestinationWatch;
+use experiment_wiring::delivery::OutboxLoop;
 use experiment_wiring::{init_logging, shutdown_token, supervise, Backends, Restarts};
 use experiment_worker::{Worker, WorkerConfig};
 
@@ -156,54 +156,18 @@ async fn main() -> anyhow::Result<()> {
         batch: config.worker.outbox_batch,
         ..RetryPolicy::default()
     };
-    let sender = OutboxSender::new(backends.store.clone(), Vec::new(), policy.clone());
+    let delivery = OutboxLoop::new(
+        backends.store.clone(),
+        backends.cache.clone(),
+        config.destinations.clone(),
+        policy,
+        Duration::from_secs(config.worker.refresh_secs),
+        new_alert,
+    );
     let restarts = Arc::new(Restarts::default());
-    // Without destinations configured, alerts go to standard output, as before.
-    let configured = if config.destinations.is_empty() {
-        vec![experiment_notify::DestinationConfig::console("console")]
-    } else {
-        config.destinations.clone()
-    };
-    let store = backends.store.clone();
-    let cache = backends.cache.clone();
-    let refresh = Duration::from_secs(config.worker.refresh_secs);
-    let batch = policy.batch;
     let outbox = supervise("outbox sender", token.clone(), restarts, move |t| {
-        let (sender, store, configured) = (sender.clone(), store.clone(), configured.clone());
-        let cache = cache.clone();
-        let new_alert = new_alert.clone();
-        async move {
-            // Rates held across the workers that share the cache (one Redis), not per process.
-            let mut watch = DestinationWatch::shared(cache.clone());
-            let mut next_refresh = tokio::time::Instant::now();
-            while !t.is_cancelled() {
-                if tokio::time::Instant::now() >= next_refresh {
-                    match watch.changed(store.as_ref(), &configured).await {
-                        Ok(Some(n)) => sender.set_notifiers(n),
-                        Ok(None) => {}
-                        Err(e) => tracing::warn!(error = %e, "could not read the destinations"),
-                    }
-                    next_refresh = tokio::time::Instant::now() + refresh;
-                }
-                let busy = match sender.run_once(chrono::Utc::now()).await {
-                    Ok(r) => r.sent + r.retried + r.failed + r.superseded + r.deferred >= batch,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "outbox round failed");
-                        false
-                    }
-                };
-                if busy {
-                    continue; // a full batch: more is probably due
-                }
-                // Woken by a new alert of this worker, or once a second for retries and other
-                // workers' alerts.
-                tokio::select! {
-                    _ = t.cancelled() => break,
-                    _ = new_alert.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+        let delivery = delivery.clone();
+        async move { delivery.run(t).await }
     });
     let stop = token.clone();
     let stats = worker
