@@ -17,6 +17,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 BROKERS = os.environ.get("BENCH_BROKERS", "127.0.0.1:19092")
 WORKER = os.environ["BENCH_WORKER_BIN"]
+# `experiment` (for `experiment rule add`); without it the run with rules is left out.
+CLI = os.environ.get("BENCH_CLI_BIN", "")
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOTAL = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
 CODES = int(sys.argv[2]) if len(sys.argv) > 2 else 2_000
@@ -107,9 +109,39 @@ def bare():
     return n, end - t0, end - (first or t0)
 
 
-def experiment_worker():
+# Ten rules of the kinds users write, as in apps/worker/benches/throughput.rs; evaluated on
+# every quote against the forming day bar (once per bar), so every code holds ten rules'
+# indicator state: what the worker's memory is measured with.
+RULES = [
+    "crosses_above(sma(close, 5), sma(close, 20))",
+    "rsi(14) < 20",
+    "crosses_above(macd(12, 26, 9).macd, macd(12, 26, 9).signal) and close > sma(close, 50)",
+    "crosses_above(close, bbands(20, 2).upper)",
+    "new_low(20d)",
+    "crosses_below(ema(close, 10), ema(close, 30))",
+    "cci(20) > 200",
+    "willr(14) < -97",
+    "atr(14) > close * 0.05",
+    "close > open * 1.028",
+]
+
+
+def add_rules(data):
+    """Stores RULES in the embedded store in `data` with `experiment rule add`."""
+    config = os.path.join(data, "experiment.toml")
+    with open(config, "w") as f:
+        f.write(f'[store]\ndata_dir = "{data}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIMENT_")}
+    for i, expr in enumerate(RULES):
+        subprocess.run([CLI, "rule", "add", f"r{i}", expr, "--frequency", "once-per-bar",
+                        "--config", config], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def experiment_worker(rules=False):
     group = "exp-" + uuid.uuid4().hex
     data = tempfile.mkdtemp(prefix="bench-worker-")
+    if rules:
+        add_rules(data)
     proc = subprocess.Popen(
         [WORKER, "--kafka-brokers", BROKERS, "--topic-prefix", PREFIX, "--group", group,
          "--seed-topic", "--data-dir", data, "--log", "warn"],
@@ -169,6 +201,10 @@ def main():
     done, took, cpu, rss = experiment_worker()
     print(f"| experiment-worker (release, embedded store, no rules), committed | {done} | {done / took:,.0f} | {cpu:.1f} s ({100 * cpu / took:.0f}% of a core) | {rss:.0f} MB |")
     sys.stdout.flush()
+    if CLI:
+        done, took, cpu, rss = experiment_worker(rules=True)
+        print(f"| experiment-worker, 10 rules on every code ({CODES} codes × 10 rules' indicators), committed | {done} | {done / took:,.0f} | {cpu:.1f} s ({100 * cpu / took:.0f}% of a core) | {rss:.0f} MB |")
+        sys.stdout.flush()
     r = faust_worker()
     if r:
         done, took, cpu, rss = r
