@@ -18,7 +18,7 @@ use std::hint::black_box;
 use std::io::{BufRead, Write};
 use std::time::Instant;
 
-use experiment_indicators::{column, Bar, Cci, Dmi, Mfi, Obv, Stochastic, TaiwanKd, WilliamsR};
+use experiment_indicators::{column, Bar};
 
 /// A deterministic random walk (xorshift), the same generator as `benches/indicators.rs`.
 fn walk(n: usize) -> Vec<Bar> {
@@ -88,7 +88,7 @@ fn main() -> std::io::Result<()> {
         .flat_map(|c| c.iter().flat_map(|v| v.to_le_bytes()))
         .collect();
     std::fs::write(series, bytes)?;
-    let (h, l, c, bars) = (&high[..], &low[..], &close[..], &bars[..]);
+    let (h, l, c, vol) = (&high[..], &low[..], &close[..], &volume[..]);
     // The names are the TA-Lib calls they are compared with (bench_vs_talib.py has the same).
     let mut cases: Vec<Case<'_>> = vec![
         case("SMA(20)", || column::sma(c, 20)),
@@ -97,24 +97,16 @@ fn main() -> std::io::Result<()> {
         case("RSI(14)", || column::rsi(c, 14)),
         case("MACD(12,26,9)", || column::macd(c, 12, 26, 9)),
         case("BBANDS(20,2)", || column::bbands(c, 20, 2.0)),
-        case("STOCH(14,3,3)", || {
-            column::bars(bars, Stochastic::new(14, 3, 3), |v| [v.k, v.d])
-        }),
+        case("STOCH(14,3,3)", || column::stoch(h, l, c, 14, 3, 3)),
         case("ATR(14)", || column::atr(h, l, c, 14)),
         // TA-Lib's ADX returns the ADX alone, so only that column is asked for.
-        case("ADX(14)", || {
-            column::bars(bars, Dmi::new(14), |v| [v.adx.unwrap_or(f64::NAN)])
-        }),
-        case("CCI(14)", || column::bars(bars, Cci::new(14), |v| [v])),
-        case("MFI(14)", || column::bars(bars, Mfi::new(14), |v| [v])),
-        case("OBV", || column::bars(bars, Obv::new(), |v| [v])),
-        case("WILLR(14)", || {
-            column::bars(bars, WilliamsR::new(14), |v| [v])
-        }),
+        case("ADX(14)", || column::adx(h, l, c, 14)),
+        case("CCI(14)", || column::cci(h, l, c, 14)),
+        case("MFI(14)", || column::mfi(h, l, c, vol, 14)),
+        case("OBV", || column::obv(c, vol)),
+        case("WILLR(14)", || column::willr(h, l, c, 14)),
         case("ROC(10)", || column::roc(c, 10)),
-        case("KD(9,3,3)", || {
-            column::bars(bars, TaiwanKd::new(9, 3, 3), |v| [v.k, v.d])
-        }),
+        case("KD(9,3,3)", || column::kd(h, l, c, 9, 3, 3)),
     ];
     let mut out = std::io::stdout().lock();
     let names: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();

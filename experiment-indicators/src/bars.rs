@@ -245,7 +245,13 @@ impl Indicator for WilliamsR {
 #[derive(Debug, Clone)]
 pub struct Cci {
     period: usize,
-    window: Window,
+    /// Each typical price twice, at `k` and `k + period`, so that the window is always one
+    /// contiguous slice, `buf[next..next + period]`, oldest first. Its two sums are then
+    /// loops of a fixed length over a slice, which the CPU overlaps from one bar to the next,
+    /// where a ring split in two places moves the loop exits every bar (mispredicted).
+    buf: Vec<f64>,
+    next: usize,
+    count: usize,
 }
 
 impl Cci {
@@ -257,7 +263,9 @@ impl Cci {
         assert!(period > 0, "period must be positive");
         Cci {
             period,
-            window: Window::new(period),
+            buf: vec![0.0; 2 * period],
+            next: 0,
+            count: 0,
         }
     }
 }
@@ -267,13 +275,23 @@ impl Indicator for Cci {
     #[inline(always)]
     fn update(&mut self, bar: &Bar) -> Option<f64> {
         let tp = bar.typical();
-        self.window.push(tp);
-        if !self.window.full() {
-            return None;
+        let p = self.period;
+        self.buf[self.next] = tp;
+        self.buf[self.next + p] = tp;
+        self.next += 1;
+        if self.next == p {
+            self.next = 0;
         }
-        let n = self.period as f64;
-        let mean = self.window.iter().sum::<f64>() / n;
-        let dev = self.window.iter().map(|v| (v - mean).abs()).sum::<f64>() / n;
+        if self.count < p {
+            self.count += 1;
+            if self.count < p {
+                return None;
+            }
+        }
+        let window = &self.buf[self.next..self.next + p];
+        let n = p as f64;
+        let mean = window.iter().sum::<f64>() / n;
+        let dev = window.iter().map(|v| (v - mean).abs()).sum::<f64>() / n;
         let num = tp - mean;
         Some(if num != 0.0 && dev != 0.0 {
             num / (0.015 * dev)
@@ -282,7 +300,8 @@ impl Indicator for Cci {
         })
     }
     fn reset(&mut self) {
-        self.window.clear();
+        self.next = 0;
+        self.count = 0;
     }
     fn warm_up(&self) -> usize {
         self.period - 1

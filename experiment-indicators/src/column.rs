@@ -25,7 +25,10 @@
 use crate::bars::true_range;
 use crate::core::{cold, ring_sum, Bar, ExpAvg, RunningSum};
 use crate::series::{bands, mean_sd};
-use crate::{Dema, Ema, Highest, Indicator, Lowest, Macd, Momentum, Rma, Roc, Rsi, Tema, Wma};
+use crate::{
+    Cci, Dema, Dmi, Ema, Highest, Indicator, Lowest, Macd, Mfi, Momentum, Obv, Rma, Roc, Rsi,
+    Stochastic, TaiwanKd, Tema, WilliamsR, Wma,
+};
 
 /// Reads a column as options: NaN (warm-up or undefined) becomes `None`.
 pub fn defined(column: &[f64]) -> Vec<Option<f64>> {
@@ -56,8 +59,7 @@ fn fill<R: Kernel<K>, const K: usize>(n: usize, mut kernel: R, out: &mut [Vec<f6
     // (no `push` that might grow a vector), so its state lives in registers: the only thing
     // carried from one row to the next is the recurrence itself.
     for col in out.iter_mut() {
-        col.clear();
-        col.reserve(n);
+        make_room(col, n);
     }
     let mut cols = out.each_mut().map(|c| &mut c.spare_capacity_mut()[..n]);
     for i in 0..n {
@@ -76,6 +78,62 @@ fn fill<R: Kernel<K>, const K: usize>(n: usize, mut kernel: R, out: &mut [Vec<f6
         }
     }
 }
+
+/// Empties `col` and makes room for `n` values in it, asking for huge pages when that takes a
+/// fresh allocation of 4 MiB or more.
+///
+/// Why: a fresh column is written once from start to end, and each 4 KiB page of it costs a
+/// page fault on first touch. The memory of dropped columns of 8 MB and more goes back to the
+/// kernel (glibc's trim threshold), so an indicator called in a loop pays those faults on
+/// every call: about 5,800 a call, most of the time, for MACD over 1M values. Huge pages
+/// make it one fault per 2 MiB. numpy does the same for every array of 4 MB or more, which
+/// is what TA-Lib's Python outputs get.
+#[inline(always)]
+fn make_room(col: &mut Vec<f64>, n: usize) {
+    col.clear();
+    let before = col.capacity();
+    col.reserve(n);
+    if col.capacity() != before {
+        advise_huge_pages(col);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[inline(never)]
+fn advise_huge_pages(col: &mut Vec<f64>) {
+    const HUGE: usize = 4 << 20;
+    let bytes = col.capacity() * std::mem::size_of::<f64>();
+    if bytes < HUGE {
+        return;
+    }
+    // SAFETY: `sysconf` only reads a configuration value.
+    #[allow(unsafe_code)]
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let Ok(page) = usize::try_from(page) else {
+        return;
+    };
+    if !page.is_power_of_two() {
+        return;
+    }
+    // The whole pages inside the allocation: madvise wants a page-aligned start.
+    let start = col.as_mut_ptr() as usize;
+    let first = (start + page - 1) & !(page - 1);
+    let end = (start + bytes) & !(page - 1);
+    if end <= first {
+        return;
+    }
+    // SAFETY: the range lies inside memory this vector owns, and MADV_HUGEPAGE is advice
+    // about how to back it: it changes neither its contents nor who may use it. A failure
+    // (a kernel without transparent huge pages, say) leaves things as they were, so the
+    // result is ignored.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages(_col: &mut Vec<f64>) {}
 
 /// Runs `kernel` for rows `0..n` into the `K` columns of `out` (replacing their contents,
 /// reusing their memory), with the fastest floating-point instructions this CPU has.
@@ -261,26 +319,40 @@ pub fn sma(values: &[f64], period: usize) -> Vec<f64> {
 /// If `period` is 0.
 pub fn sma_into(values: &[f64], period: usize, out: &mut Vec<f64>) {
     assert!(period > 0, "SMA period must be positive");
-    // Two phases, so the steady loop has no warm-up test: filling the first window, then
-    // sliding it. The arithmetic is `Sma::update_value`'s, step for step.
-    let (xs, n) = (values, period as f64);
-    let mut sum = RunningSum::new(period);
-    out.clear();
-    out.reserve(xs.len());
-    let warm = (period - 1).min(xs.len());
-    for (i, &x) in xs[..warm].iter().enumerate() {
-        if sum.add(x, None) {
-            sum.set(cold(move || ring_sum(&xs[..=i], 0, |v| v)));
+    let rows = SmaRows {
+        xs: values,
+        p: period,
+        n: period as f64,
+        sum: RunningSum::new(period),
+    };
+    run_into(values.len(), rows, std::array::from_mut(out));
+}
+
+/// `Sma::update_value`'s arithmetic, step for step, with the window read from the input.
+/// Through [`run_into`] the output is written into reserved memory with the sum in a
+/// register, where `push` checked the capacity and reloaded the length on every value.
+struct SmaRows<'a> {
+    xs: &'a [f64],
+    p: usize,
+    n: f64,
+    sum: RunningSum,
+}
+
+impl Kernel<1> for SmaRows<'_> {
+    #[inline(always)]
+    fn row(&mut self, i: usize) -> [f64; 1] {
+        let xs = self.xs;
+        let old = (i >= self.p).then(|| xs[i - self.p]);
+        if self.sum.add(xs[i], old) {
+            let from = (i + 1).saturating_sub(self.p);
+            self.sum
+                .set(cold(move || ring_sum(&xs[from..=i], 0, |v| v)));
         }
-        out.push(f64::NAN);
-    }
-    for i in warm..xs.len() {
-        let old = (i >= period).then(|| xs[i - period]);
-        if sum.add(xs[i], old) {
-            let from = i + 1 - period;
-            sum.set(cold(move || ring_sum(&xs[from..=i], 0, |v| v)));
-        }
-        out.push(sum.value() / n);
+        [if i + 1 >= self.p {
+            self.sum.value() / self.n
+        } else {
+            f64::NAN
+        }]
     }
 }
 
@@ -428,6 +500,248 @@ pub fn atr_into(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &m
         },
         std::array::from_mut(out),
     );
+}
+
+/// Runs a bar indicator over the columns it reads: `bar(i)` assembles row `i` from them (the
+/// fields the indicator does not read left at 0), so a pass reads 8 bytes per column used
+/// rather than a whole 40-byte [`Bar`], and the update is the streaming one, to the bit.
+fn over_columns<I: Indicator, const K: usize>(
+    n: usize,
+    indicator: I,
+    bar: impl Fn(usize) -> Bar,
+    outputs: impl Fn(I::Output) -> [f64; K],
+    out: &mut [Vec<f64>; K],
+) {
+    let step = |s: &mut I, i: usize| match s.update(&bar(i)) {
+        Some(v) => outputs(v),
+        None => [f64::NAN; K],
+    };
+    run_into(n, Closure(indicator, step), out);
+}
+
+/// High, low and close cut to one length (so that indexing them below `n` needs no check).
+fn hlc<'a>(
+    high: &'a [f64],
+    low: &'a [f64],
+    close: &'a [f64],
+) -> (usize, &'a [f64], &'a [f64], &'a [f64]) {
+    assert!(
+        high.len() == low.len() && low.len() == close.len(),
+        "high, low and close must have the same length"
+    );
+    let n = close.len();
+    (n, &high[..n], &low[..n], &close[..n])
+}
+
+/// Slow stochastic (TA-Lib STOCH with SMA smoothing, [`Stochastic`]): `[slow %K, %D]`.
+///
+/// # Panics
+/// If a period is 0 or the columns differ in length.
+pub fn stoch(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    k: usize,
+    slow_k: usize,
+    d: usize,
+) -> [Vec<f64>; 2] {
+    let mut out = [Vec::new(), Vec::new()];
+    stoch_into(high, low, close, k, slow_k, d, &mut out);
+    out
+}
+
+/// [`stoch`] into `out` (replaced; its memory is reused).
+///
+/// # Panics
+/// If a period is 0 or the columns differ in length.
+pub fn stoch_into(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    k: usize,
+    slow_k: usize,
+    d: usize,
+    out: &mut [Vec<f64>; 2],
+) {
+    let (n, h, l, c) = hlc(high, low, close);
+    let bar = |i: usize| Bar {
+        high: h[i],
+        low: l[i],
+        close: c[i],
+        ..Bar::default()
+    };
+    let ind = Stochastic::new(k, slow_k, d);
+    over_columns(n, ind, bar, |v| [v.k, v.d], out);
+}
+
+/// Taiwan's KD ([`TaiwanKd`]): `[K, D]`.
+///
+/// # Panics
+/// If a period is 0 or the columns differ in length.
+pub fn kd(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    n: usize,
+    k_smoothing: usize,
+    d_smoothing: usize,
+) -> [Vec<f64>; 2] {
+    let mut out = [Vec::new(), Vec::new()];
+    kd_into(high, low, close, n, k_smoothing, d_smoothing, &mut out);
+    out
+}
+
+/// [`kd`] into `out` (replaced; its memory is reused).
+///
+/// # Panics
+/// If a period is 0 or the columns differ in length.
+pub fn kd_into(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    n: usize,
+    k_smoothing: usize,
+    d_smoothing: usize,
+    out: &mut [Vec<f64>; 2],
+) {
+    let (rows, h, l, c) = hlc(high, low, close);
+    let bar = |i: usize| Bar {
+        high: h[i],
+        low: l[i],
+        close: c[i],
+        ..Bar::default()
+    };
+    let ind = TaiwanKd::new(n, k_smoothing, d_smoothing);
+    over_columns(rows, ind, bar, |v| [v.k, v.d], out);
+}
+
+/// Directional movement ([`Dmi`]): `[+DI, −DI, ADX]`.
+///
+/// # Panics
+/// If `period` is 0 or the columns differ in length.
+pub fn dmi(high: &[f64], low: &[f64], close: &[f64], period: usize) -> [Vec<f64>; 3] {
+    let mut out = [Vec::new(), Vec::new(), Vec::new()];
+    dmi_into(high, low, close, period, &mut out);
+    out
+}
+
+/// [`dmi`] into `out` (replaced; its memory is reused).
+///
+/// # Panics
+/// If `period` is 0 or the columns differ in length.
+pub fn dmi_into(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut [Vec<f64>; 3]) {
+    let (n, h, l, c) = hlc(high, low, close);
+    let bar = |i: usize| Bar {
+        high: h[i],
+        low: l[i],
+        close: c[i],
+        ..Bar::default()
+    };
+    let outputs = |v: crate::DmiValue| [v.plus_di, v.minus_di, nan(v.adx)];
+    over_columns(n, Dmi::new(period), bar, outputs, out);
+}
+
+macro_rules! hlc_columns {
+    ($($(#[$doc:meta])* $name:ident, $into:ident => $new:expr, $value:expr;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Panics
+        /// If `period` is 0 or the columns differ in length.
+        pub fn $name(high: &[f64], low: &[f64], close: &[f64], period: usize) -> Vec<f64> {
+            let mut out = Vec::new();
+            $into(high, low, close, period, &mut out);
+            out
+        }
+
+        #[doc = concat!("[`", stringify!($name), "`] into `out` (replaced; its memory is reused).")]
+        ///
+        /// # Panics
+        /// If `period` is 0 or the columns differ in length.
+        pub fn $into(high: &[f64], low: &[f64], close: &[f64], period: usize, out: &mut Vec<f64>) {
+            let (n, h, l, c) = hlc(high, low, close);
+            let bar = |i: usize| Bar {
+                high: h[i],
+                low: l[i],
+                close: c[i],
+                ..Bar::default()
+            };
+            over_columns(n, $new(period), bar, $value, std::array::from_mut(out));
+        }
+    )*};
+}
+
+hlc_columns! {
+    /// ADX alone (the third column of [`dmi`]), as TA-Lib's `ADX` returns it.
+    adx, adx_into => Dmi::new, |v: crate::DmiValue| [nan(v.adx)];
+    /// Williams %R ([`WilliamsR`]).
+    willr, willr_into => WilliamsR::new, |v| [v];
+    /// Commodity channel index ([`Cci`]).
+    cci, cci_into => Cci::new, |v| [v];
+}
+
+/// Money flow index ([`Mfi`]) over high, low, close and volume columns.
+///
+/// # Panics
+/// If `period` is 0 or the columns differ in length.
+pub fn mfi(high: &[f64], low: &[f64], close: &[f64], volume: &[f64], period: usize) -> Vec<f64> {
+    let mut out = Vec::new();
+    mfi_into(high, low, close, volume, period, &mut out);
+    out
+}
+
+/// [`mfi`] into `out` (replaced; its memory is reused).
+///
+/// # Panics
+/// If `period` is 0 or the columns differ in length.
+pub fn mfi_into(
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    volume: &[f64],
+    period: usize,
+    out: &mut Vec<f64>,
+) {
+    let (n, h, l, c) = hlc(high, low, close);
+    assert_eq!(volume.len(), n, "volume must have the length of the prices");
+    let v = &volume[..n];
+    let bar = |i: usize| Bar {
+        high: h[i],
+        low: l[i],
+        close: c[i],
+        volume: v[i],
+        ..Bar::default()
+    };
+    over_columns(n, Mfi::new(period), bar, |v| [v], std::array::from_mut(out));
+}
+
+/// On-balance volume ([`Obv`]) over close and volume columns.
+///
+/// # Panics
+/// If the columns differ in length.
+pub fn obv(close: &[f64], volume: &[f64]) -> Vec<f64> {
+    let mut out = Vec::new();
+    obv_into(close, volume, &mut out);
+    out
+}
+
+/// [`obv`] into `out` (replaced; its memory is reused).
+///
+/// # Panics
+/// If the columns differ in length.
+pub fn obv_into(close: &[f64], volume: &[f64], out: &mut Vec<f64>) {
+    assert_eq!(
+        close.len(),
+        volume.len(),
+        "close and volume must have the same length"
+    );
+    let n = close.len();
+    let (c, v) = (&close[..n], &volume[..n]);
+    let bar = |i: usize| Bar {
+        close: c[i],
+        volume: v[i],
+        ..Bar::default()
+    };
+    over_columns(n, Obv::new(), bar, |v| [v], std::array::from_mut(out));
 }
 
 /// Any indicator over bars, one column per output picked by `outputs` (all of them for

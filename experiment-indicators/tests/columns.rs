@@ -69,6 +69,28 @@ proptest! {
         let low: Vec<f64> = bars.iter().map(|b| b.low).collect();
         same(&column::atr(&high, &low, &xs, p), &batch(Atr::new(p), &bars), "atr")?;
 
+        let volume: Vec<f64> = bars.iter().map(|b| b.volume).collect();
+        let (h, l) = (&high[..], &low[..]);
+        same(&column::willr(h, l, &xs, p), &batch(WilliamsR::new(p), &bars), "willr")?;
+        same(&column::cci(h, l, &xs, p), &batch(Cci::new(p), &bars), "cci")?;
+        same(&column::mfi(h, l, &xs, &volume, p), &batch(Mfi::new(p), &bars), "mfi")?;
+        same(&column::obv(&xs, &volume), &batch(Obv::new(), &bars), "obv")?;
+        let dmi = batch(Dmi::new(p), &bars);
+        let [plus, minus, adx] = column::dmi(h, l, &xs, p);
+        same(&plus, &dmi.iter().map(|v| v.map(|v| v.plus_di)).collect::<Vec<_>>(), "+di")?;
+        same(&minus, &dmi.iter().map(|v| v.map(|v| v.minus_di)).collect::<Vec<_>>(), "-di")?;
+        let adx_streamed: Vec<_> = dmi.iter().map(|v| v.and_then(|v| v.adx)).collect();
+        same(&adx, &adx_streamed, "adx")?;
+        same(&column::adx(h, l, &xs, p), &adx_streamed, "adx alone")?;
+        let st = batch(Stochastic::new(p, 3, 3), &bars);
+        let [k, d] = column::stoch(h, l, &xs, p, 3, 3);
+        same(&k, &st.iter().map(|v| v.map(|v| v.k)).collect::<Vec<_>>(), "stoch.k")?;
+        same(&d, &st.iter().map(|v| v.map(|v| v.d)).collect::<Vec<_>>(), "stoch.d")?;
+        let [k, d] = column::kd(h, l, &xs, p, 3, 3);
+        let kd = batch(TaiwanKd::new(p, 3, 3), &bars);
+        same(&k, &kd.iter().map(|v| v.map(|v| v.k)).collect::<Vec<_>>(), "kd(p).k")?;
+        same(&d, &kd.iter().map(|v| v.map(|v| v.d)).collect::<Vec<_>>(), "kd(p).d")?;
+
         let [k, d] = column::bars(&bars, TaiwanKd::new(9, 3, 3), |v| [v.k, v.d]);
         let kd = batch(TaiwanKd::new(9, 3, 3), &bars);
         same(&k, &kd.iter().map(|v| v.map(|v| v.k)).collect::<Vec<_>>(), "kd.k")?;
