@@ -9,6 +9,7 @@ pub mod model;
 pub mod parse;
 pub mod roc;
 pub mod source;
+mod wire;
 
 pub use client::{Channel, TwseClient, TwseConfig};
 pub use error::{Error, Result};

@@ -89,30 +89,33 @@ impl DailyBar {
     /// # Errors
     /// [`Error::InvalidInput`] naming the bar and the broken relation.
     pub fn validate(&self) -> Result<()> {
-        let what = format!("bar {} {}", self.code, self.date);
-        check_date(&what, self.date)?;
-        check_ohlc(&what, self.open, self.high, self.low, self.close)?;
-        if self.volume > i64::MAX as u64 {
-            return Err(Error::invalid(
-                &what,
-                format!("volume {} is too large", self.volume),
-            ));
-        }
-        if self.value.is_sign_negative() || self.value > MAX_VALUE {
-            return Err(Error::invalid(
-                &what,
-                format!("value {} is out of range", self.value),
-            ));
-        }
-        if let Some(change) = self.change {
-            if change.abs() >= self.close.max(Decimal::ONE) * Decimal::from(100) {
-                return Err(Error::invalid(
-                    &what,
-                    format!("change {change} is out of range"),
-                ));
-            }
-        }
-        Ok(())
+        // Parsers validate every row of a day's report: the bar's name is only written out
+        // for one that fails.
+        self.broken().map_or(Ok(()), |reason| {
+            Err(Error::invalid(
+                format!("bar {} {}", self.code, self.date),
+                reason,
+            ))
+        })
+    }
+
+    /// What is wrong with the bar, if anything.
+    fn broken(&self) -> Option<String> {
+        check_date(self.date)
+            .or_else(|| check_ohlc(self.open, self.high, self.low, self.close))
+            .or_else(|| {
+                (self.volume > i64::MAX as u64)
+                    .then(|| format!("volume {} is too large", self.volume))
+            })
+            .or_else(|| {
+                (self.value.is_sign_negative() || self.value > MAX_VALUE)
+                    .then(|| format!("value {} is out of range", self.value))
+            })
+            .or_else(|| {
+                let change = self.change?;
+                (change.abs() >= self.close.max(Decimal::ONE) * Decimal::ONE_HUNDRED)
+                    .then(|| format!("change {change} is out of range"))
+            })
     }
 }
 
@@ -148,12 +151,18 @@ impl IntradayBar {
     /// # Errors
     /// [`Error::InvalidInput`] naming the bar and the broken relation.
     pub fn validate(&self) -> Result<()> {
-        let what = format!("intraday bar {} {}", self.code, self.start);
-        if self.interval_secs == 0 {
-            return Err(Error::invalid(what, "interval_secs must be positive"));
-        }
-        check_date(&what, self.start.date_naive())?;
-        check_ohlc(&what, self.open, self.high, self.low, self.close)
+        let broken = if self.interval_secs == 0 {
+            Some("interval_secs must be positive".to_owned())
+        } else {
+            check_date(self.start.date_naive())
+                .or_else(|| check_ohlc(self.open, self.high, self.low, self.close))
+        };
+        broken.map_or(Ok(()), |reason| {
+            Err(Error::invalid(
+                format!("intraday bar {} {}", self.code, self.start),
+                reason,
+            ))
+        })
     }
 }
 
@@ -164,47 +173,30 @@ pub const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0
 /// The largest traded value of a bar: 10^18 TWD.
 const MAX_VALUE: Decimal = Decimal::from_parts(0xA764_0000, 0x0DE0_B6B3, 0, false, 0);
 
-fn check_date(what: &str, date: NaiveDate) -> Result<()> {
+/// Why `date` is out of range, if it is.
+fn check_date(date: NaiveDate) -> Option<String> {
     let ok = NaiveDate::from_ymd_opt(1900, 1, 1).is_some_and(|lo| date >= lo)
         && NaiveDate::from_ymd_opt(2200, 12, 31).is_some_and(|hi| date <= hi);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            what,
-            format!("date {date} is outside 1900-2200"),
-        ))
-    }
+    (!ok).then(|| format!("date {date} is outside 1900-2200"))
 }
 
-fn check_ohlc(
-    what: &str,
-    open: Decimal,
-    high: Decimal,
-    low: Decimal,
-    close: Decimal,
-) -> Result<()> {
+/// Which price relation is broken, if one is.
+fn check_ohlc(open: Decimal, high: Decimal, low: Decimal, close: Decimal) -> Option<String> {
     if low <= Decimal::ZERO {
-        return Err(Error::invalid(what, format!("low {low} is not positive")));
+        return Some(format!("low {low} is not positive"));
     }
     if low > high {
-        return Err(Error::invalid(what, format!("low {low} > high {high}")));
+        return Some(format!("low {low} > high {high}"));
     }
     if high > MAX_PRICE {
-        return Err(Error::invalid(
-            what,
-            format!("high {high} is above {MAX_PRICE}"),
-        ));
+        return Some(format!("high {high} is above {MAX_PRICE}"));
     }
     for (name, v) in [("open", open), ("close", close)] {
         if v < low || v > high {
-            return Err(Error::invalid(
-                what,
-                format!("{name} {v} outside [low {low}, high {high}]"),
-            ));
+            return Some(format!("{name} {v} outside [low {low}, high {high}]"));
         }
     }
-    Ok(())
+    None
 }
 
 #[cfg(test)]

@@ -11,15 +11,16 @@ use serde::Deserialize;
 use rust_decimal::Decimal;
 
 use super::{
-    cell_text, collect_rows, json_body, malformed, parse_change, parse_count, parse_number,
-    parse_signed, signed_change, Listed, Parsed, NO_DATA_STAT,
+    collect_rows, json_body, malformed, parse_change, parse_count, parse_number, parse_signed,
+    signed_change, Listed, Parsed, NO_DATA_STAT,
 };
 use crate::model::{Institutional, Valuation};
 use crate::roc::parse_roc_date;
+use crate::wire::{text, Row};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
-struct Table {
+struct Table<'a> {
     #[serde(default)]
     stat: Option<String>,
     #[serde(default)]
@@ -28,10 +29,10 @@ struct Table {
     date: Option<String>,
     #[serde(default)]
     fields: Vec<String>,
-    #[serde(default)]
-    data: Vec<Vec<serde_json::Value>>,
-    #[serde(default)]
-    tables: Vec<Table>,
+    #[serde(default, borrow)]
+    data: Vec<Row<'a>>,
+    #[serde(default, borrow)]
+    tables: Vec<Table<'a>>,
 }
 
 /// Column positions by name.
@@ -66,7 +67,7 @@ fn check_stat(endpoint: &str, stat: Option<&str>) -> Result<bool> {
 }
 
 /// Rejects a body about another day than `date`.
-fn check_day(endpoint: &str, table: &Table, date: NaiveDate) -> Result<()> {
+fn check_day(endpoint: &str, table: &Table<'_>, date: NaiveDate) -> Result<()> {
     match body_date(endpoint, table)? {
         Some(got) if got != date => Err(Error::WrongPeriod {
             endpoint: endpoint.into(),
@@ -77,7 +78,7 @@ fn check_day(endpoint: &str, table: &Table, date: NaiveDate) -> Result<()> {
     }
 }
 
-fn body_date(endpoint: &str, table: &Table) -> Result<Option<NaiveDate>> {
+fn body_date(endpoint: &str, table: &Table<'_>) -> Result<Option<NaiveDate>> {
     table
         .date
         .as_deref()
@@ -102,7 +103,7 @@ fn body_date(endpoint: &str, table: &Table) -> Result<Option<NaiveDate>> {
 /// another month, [`Error::WrongSecurity`] when its title names another code, [`Error::Malformed`] when the body is not the documented shape.
 pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<Parsed<DailyBar>> {
     const EP: &str = "STOCK_DAY";
-    let table: Table = json_body(EP, body)?;
+    let table: Table<'_> = json_body(EP, body)?;
     if !check_stat(EP, table.stat.as_deref())? {
         return Ok(Parsed::default());
     }
@@ -151,25 +152,22 @@ pub fn stock_day(body: &[u8], code: &SecurityCode, month: NaiveDate) -> Result<P
         cols.find("收盤價")?,
         cols.find("成交筆數")?,
     );
-    let label = |i: usize, row: &&Vec<serde_json::Value>| {
-        format!(
-            "{code} {asked} row {} ({})",
-            i + 1,
-            cell_text(row.get(c_date))
-        )
+    let label = |i: usize, row: &&Row<'_>| {
+        format!("{code} {asked} row {} ({})", i + 1, text(row.get(c_date)))
     };
     let mut parsed = collect_rows(EP, table.data.iter(), label, |row| {
-        let cell = |c: usize| cell_text(row.get(c));
+        let cell = |c: usize| text(row.get(c));
         let date = parse_roc_date(&cell(c_date)).map_err(|e| e.to_string())?;
         if (date.year(), date.month()) != (month.year(), month.month()) {
             return Err(format!("date {date} is outside {asked}"));
         }
+        let (open, high, low, close) = (cell(c_open), cell(c_high), cell(c_low), cell(c_close));
         bar(
             code,
             Exchange::Twse,
             date,
             Cells {
-                ohlc: [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
+                ohlc: [&open, &high, &low, &close],
                 volume: &cell(c_vol),
                 value: &cell(c_val),
                 trades: Some(&cell(c_trades)),
@@ -207,7 +205,7 @@ pub(crate) fn untraded(close: &str) -> bool {
 
 /// The cells of a daily row, as text (the change already read).
 pub(crate) struct Cells<'a> {
-    pub(crate) ohlc: [String; 4],
+    pub(crate) ohlc: [&'a str; 4],
     pub(crate) volume: &'a str,
     pub(crate) value: &'a str,
     pub(crate) trades: Option<&'a str>,
@@ -228,7 +226,7 @@ pub(crate) fn bar(
         trades,
         change,
     } = cells;
-    let prices = ohlc.map(|c| parse_number(&c));
+    let prices = ohlc.map(parse_number);
     let [Some(open), Some(high), Some(low), Some(close)] = prices else {
         return Err("no trade (prices are '--')".into());
     };
@@ -264,7 +262,7 @@ pub(crate) fn bar(
 /// As [`stock_day`]; [`Error::WrongPeriod`] when the body is for another day than `date`.
 pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
     const EP: &str = "MI_INDEX";
-    let root: Table = json_body(EP, body)?;
+    let root: Table<'_> = json_body(EP, body)?;
     if !check_stat(EP, root.stat.as_deref())? {
         return Ok(Parsed::default());
     }
@@ -292,19 +290,19 @@ pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
         cols.find("最低價")?,
         cols.find("收盤價")?,
     );
-    let label = |i: usize, row: &&Vec<serde_json::Value>| {
-        format!("{date} row {} ({})", i + 1, cell_text(row.get(c_code)))
-    };
+    let label =
+        |i: usize, row: &&Row<'_>| format!("{date} row {} ({})", i + 1, text(row.get(c_code)));
     let mut listed = Vec::new();
     let mut parsed = collect_rows(EP, table.data.iter(), label, |row| {
-        let cell = |c: usize| cell_text(row.get(c));
+        let cell = |c: usize| text(row.get(c));
         let code = SecurityCode::new(cell(c_code).trim()).map_err(|e| e.to_string())?;
+        let close = cell(c_close);
         listed.push(Listed {
             code: code.clone(),
             name: c_name
                 .map(|c| cell(c).trim().to_owned())
                 .unwrap_or_default(),
-            traded: !untraded(&cell(c_close)),
+            traded: !untraded(&close),
         });
         let change = match (c_sign, c_change) {
             (Some(s), Some(c)) => signed_change(&cell(s), &cell(c)),
@@ -315,7 +313,7 @@ pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
             Exchange::Twse,
             date,
             Cells {
-                ohlc: [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
+                ohlc: [&cell(c_open), &cell(c_high), &cell(c_low), &close],
                 volume: &cell(c_vol),
                 value: &cell(c_val),
                 trades: Some(&cell(c_trades)),
@@ -333,7 +331,7 @@ pub fn mi_index(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar>> {
 /// As [`mi_index`].
 pub fn institutional(body: &[u8], date: NaiveDate) -> Result<Parsed<Institutional>> {
     const EP: &str = "T86";
-    let table: Table = json_body(EP, body)?;
+    let table: Table<'_> = json_body(EP, body)?;
     if !check_stat(EP, table.stat.as_deref())? {
         return Ok(Parsed::default());
     }
@@ -365,11 +363,10 @@ pub fn institutional(body: &[u8], date: NaiveDate) -> Result<Parsed<Institutiona
         "自營商買賣超股數(避險)",
     ]
     .map(optional);
-    let label = |i: usize, row: &&Vec<serde_json::Value>| {
-        format!("{date} row {} ({})", i + 1, cell_text(row.get(c_code)))
-    };
+    let label =
+        |i: usize, row: &&Row<'_>| format!("{date} row {} ({})", i + 1, text(row.get(c_code)));
     Ok(collect_rows(EP, table.data.iter(), label, |row| {
-        let cell = |c: usize| cell_text(row.get(c));
+        let cell = |c: usize| text(row.get(c));
         let num = |c: usize, what: &str| {
             parse_signed(&cell(c)).ok_or_else(|| format!("{what} '{}' is not a number", cell(c)))
         };
@@ -408,7 +405,7 @@ pub fn institutional(body: &[u8], date: NaiveDate) -> Result<Parsed<Institutiona
 /// As [`mi_index`].
 pub fn valuations_on(body: &[u8], date: NaiveDate) -> Result<Parsed<Valuation>> {
     const EP: &str = "BWIBBU_d";
-    let table: Table = json_body(EP, body)?;
+    let table: Table<'_> = json_body(EP, body)?;
     if !check_stat(EP, table.stat.as_deref())? {
         return Ok(Parsed::default());
     }
@@ -424,11 +421,10 @@ pub fn valuations_on(body: &[u8], date: NaiveDate) -> Result<Parsed<Valuation>> 
         cols.find("本益比")?,
         cols.find("股價淨值比")?,
     );
-    let label = |i: usize, row: &&Vec<serde_json::Value>| {
-        format!("{date} row {} ({})", i + 1, cell_text(row.get(c_code)))
-    };
+    let label =
+        |i: usize, row: &&Row<'_>| format!("{date} row {} ({})", i + 1, text(row.get(c_code)));
     Ok(collect_rows(EP, table.data.iter(), label, |row| {
-        let cell = |c: usize| cell_text(row.get(c));
+        let cell = |c: usize| text(row.get(c));
         Ok(Valuation {
             code: SecurityCode::new(cell(c_code).trim()).map_err(|e| e.to_string())?,
             name: cell(c_name).trim().to_owned(),

@@ -11,8 +11,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use experiment_core::model::{BookLevel, Exchange, Quote, SecurityCode, MARKET_TZ};
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use std::borrow::Cow;
 
 use super::{collect_rows, json_body, malformed, parse_count, parse_number, Parsed};
+use crate::wire::{Cell, MisItem};
 use crate::Result;
 
 /// Which board a snapshot is from: volumes are board lots (1,000 shares) on the regular board
@@ -26,36 +28,36 @@ pub enum Board {
 }
 
 #[derive(Deserialize)]
-struct Response {
-    #[serde(rename = "msgArray", default)]
-    msg_array: Vec<std::collections::HashMap<String, serde_json::Value>>,
+struct Response<'a> {
+    #[serde(rename = "msgArray", default, borrow)]
+    msg_array: Vec<MisItem<'a>>,
     #[serde(default)]
     rtcode: Option<String>,
     #[serde(default)]
     rtmessage: Option<String>,
 }
 
-type Item = std::collections::HashMap<String, serde_json::Value>;
-
-fn field(item: &Item, key: &str) -> Option<String> {
-    match item.get(key) {
-        Some(serde_json::Value::String(s)) => {
+/// A field's text: a string trimmed, or a number; `None` when absent, empty, `-` or another
+/// kind of value.
+fn field<'c>(cell: &'c Option<Cell<'_>>) -> Option<Cow<'c, str>> {
+    match cell {
+        Some(Cell::Str(s)) => {
             let s = s.trim();
-            (!s.is_empty() && s != "-").then(|| s.to_owned())
+            (!s.is_empty() && s != "-").then_some(Cow::Borrowed(s))
         }
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(Cell::Number(n)) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
 
-fn price(item: &Item, key: &str) -> Option<Decimal> {
-    field(item, key)
+fn price(cell: &Option<Cell<'_>>) -> Option<Decimal> {
+    field(cell)
         .and_then(|s| parse_number(&s))
         .filter(|p| !p.is_zero())
 }
 
-fn book(item: &Item, prices: &str, volumes: &str, lot: u64) -> Vec<BookLevel> {
-    let (Some(p), Some(v)) = (field(item, prices), field(item, volumes)) else {
+fn book(prices: &Option<Cell<'_>>, volumes: &Option<Cell<'_>>, lot: u64) -> Vec<BookLevel> {
+    let (Some(p), Some(v)) = (field(prices), field(volumes)) else {
         return Vec::new();
     };
     p.split('_')
@@ -87,22 +89,22 @@ pub fn quotes(body: &[u8], board: Board, received_at: DateTime<Utc>) -> Result<P
         Board::Regular => 1000,
         Board::OddLot => 1,
     };
-    let label = |i: usize, item: &Item| {
-        format!("item {} ({})", i + 1, field(item, "c").unwrap_or_default())
+    let label = |i: usize, item: &MisItem<'_>| {
+        format!("item {} ({})", i + 1, field(&item.c).unwrap_or_default())
     };
     Ok(collect_rows(EP, r.msg_array, label, |item| {
-        let code =
-            SecurityCode::new(field(item, "c").ok_or("no code (c)")?).map_err(|e| e.to_string())?;
-        let exchange = match field(item, "ex").as_deref() {
+        let code = SecurityCode::new(field(&item.c).ok_or("no code (c)")?.as_ref())
+            .map_err(|e| e.to_string())?;
+        let exchange = match field(&item.ex).as_deref() {
             Some("otc") => Exchange::Tpex,
             _ => Exchange::Twse,
         };
-        let exchange_time = match field(item, "tlong").and_then(|t| t.parse::<i64>().ok()) {
+        let exchange_time = match field(&item.tlong).and_then(|t| t.parse::<i64>().ok()) {
             Some(ms) => DateTime::from_timestamp_millis(ms).ok_or("tlong out of range")?,
             None => {
                 let (d, t) = (
-                    field(item, "d").ok_or("no time (tlong, d)")?,
-                    field(item, "t").unwrap_or_default(),
+                    field(&item.d).ok_or("no time (tlong, d)")?,
+                    field(&item.t).unwrap_or_default(),
                 );
                 let local = NaiveDateTime::parse_from_str(&format!("{d} {t}"), "%Y%m%d %H:%M:%S")
                     .map_err(|_| format!("time '{d} {t}'"))?;
@@ -114,37 +116,35 @@ pub fn quotes(body: &[u8], board: Board, received_at: DateTime<Utc>) -> Result<P
             }
         };
         // An index channel (it == "t", e.g. t00 TAIEX) has no board lots and no book.
-        let index = field(item, "it").as_deref() == Some("t");
-        let volume = |key: &str| {
+        let index = field(&item.it).as_deref() == Some("t");
+        let volume = |cell: &Option<Cell<'_>>| {
             if index {
                 None
             } else {
-                field(item, key)
-                    .and_then(|v| parse_count(&v))
-                    .map(|v| v * lot)
+                field(cell).and_then(|v| parse_count(&v)).map(|v| v * lot)
             }
         };
         Ok(Quote {
             code,
             exchange,
-            name: field(item, "n").unwrap_or_default(),
-            last: price(item, "z"),
+            name: field(&item.n).unwrap_or_default().into_owned(),
+            last: price(&item.z),
             // The odd-lot board leaves `tv` as "-" and puts the last trade's size in `s`
             // (mis_getOddInfo_2330_afterclose_20231229.json: "tv":"-", "s":"4071"); the
             // regular board's `tv` is the one to trust there.
             last_volume: match board {
-                Board::Regular => volume("tv"),
-                Board::OddLot => volume("tv").or_else(|| volume("s")),
+                Board::Regular => volume(&item.tv),
+                Board::OddLot => volume(&item.tv).or_else(|| volume(&item.s)),
             },
-            open: price(item, "o"),
-            high: price(item, "h"),
-            low: price(item, "l"),
-            reference: price(item, "y"),
-            limit_up: price(item, "u"),
-            limit_down: price(item, "w"),
-            volume: volume("v"),
-            bids: book(item, "b", "g", lot),
-            asks: book(item, "a", "f", lot),
+            open: price(&item.o),
+            high: price(&item.h),
+            low: price(&item.l),
+            reference: price(&item.y),
+            limit_up: price(&item.u),
+            limit_down: price(&item.w),
+            volume: volume(&item.v),
+            bids: book(&item.b, &item.g, lot),
+            asks: book(&item.a, &item.f, lot),
             exchange_time,
             received_at,
         })

@@ -129,11 +129,24 @@ pub(crate) fn malformed(endpoint: &str, reason: impl Into<String>) -> Error {
 /// Reads a number as TWSE prints it: thousands separators, stray spaces, a leading `+`.
 /// `--`, `---`, empty and `X`-prefixed "no comparison" markers are `None`.
 pub fn parse_number(text: &str) -> Option<Decimal> {
+    // Most cells have nothing to drop: read them in place, and build a new string only for
+    // the others (thousands separators, padding, non-ASCII).
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii() && b != b',' && !b.is_ascii_whitespace() && b != 0x0b);
+    if plain {
+        return number(text);
+    }
     let t: String = text
         .chars()
         .filter(|c| *c != ',' && !c.is_whitespace())
         .collect();
-    let t = t.strip_prefix('+').unwrap_or(&t);
+    number(&t)
+}
+
+/// [`parse_number`] of a cell with nothing left to drop.
+fn number(t: &str) -> Option<Decimal> {
+    let t = t.strip_prefix('+').unwrap_or(t);
     if t.is_empty() || t.starts_with("--") || t.starts_with('X') || t.starts_with('x') {
         return None;
     }
@@ -183,7 +196,10 @@ pub(crate) fn collect_rows<I, T>(
 }
 
 /// Parses a JSON body, after ruling out the block page.
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T> {
+pub(crate) fn json_body<'a, T: serde::Deserialize<'a>>(
+    endpoint: &str,
+    body: &'a [u8],
+) -> Result<T> {
     check_block_page(endpoint, body)?;
     serde_json::from_slice(body)
         .map_err(|e| malformed(endpoint, format!("not the expected JSON: {e}")))
@@ -222,5 +238,8 @@ mod tests {
         assert_eq!(parse_number("X0.00"), None);
         assert_eq!(parse_number(""), None);
         assert_eq!(parse_number("abc"), None);
+        assert_eq!(parse_number(" 1 234\u{3000}"), Some(Decimal::new(1234, 0)));
+        assert_eq!(parse_number("1\u{b}2"), Some(Decimal::new(12, 0)));
+        assert_eq!(parse_number("\t+7"), Some(Decimal::new(7, 0)));
     }
 }

@@ -1,6 +1,7 @@
 //! The TWSE OpenAPI (`openapi.twse.com.tw/v1`): JSON arrays of flat objects with ROC dates.
 //! Unknown fields are ignored; a row missing what we need is skipped with the reason.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
@@ -10,20 +11,26 @@ use super::classic::{bar, untraded, Cells};
 use super::{collect_rows, json_body, malformed, parse_change, parse_number, Listed, Parsed};
 use crate::model::{CalendarDay, Valuation};
 use crate::roc::parse_roc_date;
+use crate::wire::{self, Cell, StockDayAllRow};
 use crate::Result;
 
 type Row = HashMap<String, serde_json::Value>;
 
-fn text(row: &Row, key: &str) -> String {
+fn text_at(row: &Row, key: &str) -> String {
     super::cell_text(row.get(key)).trim().to_owned()
 }
 
+/// A wire cell as text (missing and `null` are empty).
+fn text<'c>(cell: &'c Option<Cell<'_>>) -> Cow<'c, str> {
+    wire::text(cell.as_ref())
+}
+
 fn code_of(row: &Row, key: &str) -> std::result::Result<SecurityCode, String> {
-    SecurityCode::new(text(row, key)).map_err(|e| e.to_string())
+    SecurityCode::new(text_at(row, key)).map_err(|e| e.to_string())
 }
 
 fn label(key: &'static str) -> impl Fn(usize, &Row) -> String {
-    move |i, row| format!("row {} ({})", i + 1, text(row, key))
+    move |i, row| format!("row {} ({})", i + 1, text_at(row, key))
 }
 
 /// A date as the OpenAPI writes it: ROC `1150708`, or Gregorian `20260708` / `2026-07-08`.
@@ -52,42 +59,43 @@ fn any_date(s: &str) -> std::result::Result<NaiveDate, String> {
 /// `Blocked`, or `Malformed` when the body is not a JSON array or has no date at all.
 pub fn stock_day_all(body: &[u8], date: Option<NaiveDate>) -> Result<Parsed<DailyBar>> {
     const EP: &str = "STOCK_DAY_ALL";
-    let rows: Vec<Row> = json_body(EP, body)?;
-    if date.is_none() && rows.first().is_some_and(|r| !r.contains_key("Date")) {
+    let rows: Vec<StockDayAllRow<'_>> = json_body(EP, body)?;
+    if date.is_none() && rows.first().is_some_and(|r| r.date.is_none()) {
         return Err(malformed(
             EP,
             "the body has no Date (the older format): pass the trading date",
         ));
     }
+    let label =
+        |i: usize, row: &StockDayAllRow<'_>| format!("row {} ({})", i + 1, text(&row.code).trim());
     let mut listed = Vec::new();
-    let mut parsed = collect_rows(EP, rows, label("Code"), |row| {
-        let day = match row.get("Date") {
-            Some(_) => any_date(&text(row, "Date"))?,
+    let mut parsed = collect_rows(EP, rows, label, |row| {
+        let day = match &row.date {
+            Some(d) => any_date(&d.text())?,
             None => date.ok_or("no Date")?,
         };
-        let code = code_of(row, "Code")?;
+        let code = SecurityCode::new(text(&row.code).trim()).map_err(|e| e.to_string())?;
+        let close = text(&row.closing_price);
         listed.push(Listed {
             code: code.clone(),
-            name: text(row, "Name"),
-            traded: !untraded(&text(row, "ClosingPrice")),
+            name: text(&row.name).trim().to_owned(),
+            traded: !untraded(&close),
         });
-        let ohlc = [
-            "OpeningPrice",
-            "HighestPrice",
-            "LowestPrice",
-            "ClosingPrice",
-        ]
-        .map(|k| text(row, k));
+        let (open, high, low) = (
+            text(&row.opening_price),
+            text(&row.highest_price),
+            text(&row.lowest_price),
+        );
         bar(
             &code,
             Exchange::Twse,
             day,
             Cells {
-                ohlc,
-                volume: &text(row, "TradeVolume"),
-                value: &text(row, "TradeValue"),
-                trades: Some(&text(row, "Transaction")),
-                change: parse_change(&text(row, "Change")),
+                ohlc: [open.trim(), high.trim(), low.trim(), close.trim()],
+                volume: text(&row.trade_volume).trim(),
+                value: text(&row.trade_value).trim(),
+                trades: Some(text(&row.transaction).trim()),
+                change: parse_change(&text(&row.change)),
             },
         )
     });
@@ -106,11 +114,11 @@ pub fn valuations(body: &[u8]) -> Result<Parsed<Valuation>> {
     Ok(collect_rows(EP, rows, label("Code"), |row| {
         Ok(Valuation {
             code: code_of(row, "Code")?,
-            name: text(row, "Name"),
-            date: any_date(&text(row, "Date"))?,
-            pe: parse_number(&text(row, "PEratio")),
-            dividend_yield: parse_number(&text(row, "DividendYield")),
-            pb: parse_number(&text(row, "PBratio")),
+            name: text_at(row, "Name"),
+            date: any_date(&text_at(row, "Date"))?,
+            pe: parse_number(&text_at(row, "PEratio")),
+            dividend_yield: parse_number(&text_at(row, "DividendYield")),
+            pb: parse_number(&text_at(row, "PBratio")),
         })
     }))
 }
@@ -137,11 +145,11 @@ pub fn company_profiles(body: &[u8]) -> Result<Parsed<Security>> {
         let mut s = Security::new(
             code_of(row, "公司代號")?,
             Exchange::Twse,
-            text(row, "公司簡稱"),
+            text_at(row, "公司簡稱"),
         );
-        s.full_name = Some(text(row, "公司名稱")).filter(|n| !n.is_empty());
-        s.industry = industry(&text(row, "產業別"));
-        s.listed_on = any_date(&text(row, "上市日期")).ok();
+        s.full_name = Some(text_at(row, "公司名稱")).filter(|n| !n.is_empty());
+        s.industry = industry(&text_at(row, "產業別"));
+        s.listed_on = any_date(&text_at(row, "上市日期")).ok();
         s.kind = SecurityKind::Stock;
         if s.name.is_empty() {
             return Err("no short name (公司簡稱)".into());
@@ -165,11 +173,11 @@ pub fn tpex_company_profiles(body: &[u8]) -> Result<Parsed<Security>> {
             let mut s = Security::new(
                 code_of(row, "SecuritiesCompanyCode")?,
                 Exchange::Tpex,
-                text(row, "CompanyAbbreviation"),
+                text_at(row, "CompanyAbbreviation"),
             );
-            s.full_name = Some(text(row, "CompanyName")).filter(|n| !n.is_empty());
-            s.industry = industry(&text(row, "SecuritiesIndustryCode"));
-            s.listed_on = any_date(&text(row, "DateOfListing")).ok();
+            s.full_name = Some(text_at(row, "CompanyName")).filter(|n| !n.is_empty());
+            s.industry = industry(&text_at(row, "SecuritiesIndustryCode"));
+            s.listed_on = any_date(&text_at(row, "DateOfListing")).ok();
             if s.name.is_empty() {
                 return Err("no short name (CompanyAbbreviation)".into());
             }
@@ -188,14 +196,14 @@ pub fn holidays(body: &[u8]) -> Result<Parsed<CalendarDay>> {
     const EP: &str = "holidaySchedule";
     let rows: Vec<Row> = json_body(EP, body)?;
     Ok(collect_rows(EP, rows, label("Date"), |row| {
-        let (name, description) = (text(row, "Name"), text(row, "Description"));
+        let (name, description) = (text_at(row, "Name"), text_at(row, "Description"));
         let all = format!("{name} {description}");
         let closed_words = ["無交易", "不交易", "休市", "停止交易", "放假"];
         let trading = all.contains("開始交易")
             || all.contains("最後交易")
             || (all.contains("交易") && !closed_words.iter().any(|w| all.contains(w)));
         Ok(CalendarDay {
-            date: any_date(&text(row, "Date"))?,
+            date: any_date(&text_at(row, "Date"))?,
             name,
             description,
             trading,

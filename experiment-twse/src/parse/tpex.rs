@@ -90,7 +90,7 @@ pub fn tpex_daily_quotes(body: &[u8], date: NaiveDate) -> Result<Parsed<DailyBar
             Exchange::Tpex,
             date,
             Cells {
-                ohlc: [cell(c_open), cell(c_high), cell(c_low), cell(c_close)],
+                ohlc: [&cell(c_open), &cell(c_high), &cell(c_low), &cell(c_close)],
                 volume: &cell(c_vol),
                 value: &cell(c_val),
                 trades: Some(&cell(c_trades)),
@@ -133,7 +133,7 @@ pub fn tpex_openapi_daily_quotes(body: &[u8]) -> Result<Parsed<DailyBar>> {
                 Exchange::Tpex,
                 date,
                 Cells {
-                    ohlc,
+                    ohlc: ohlc.each_ref().map(String::as_str),
                     volume: &text(row, "TradingShares"),
                     value: &text(row, "TransactionAmount"),
                     trades: Some(&text(row, "TransactionNumber")),
@@ -220,7 +220,7 @@ pub fn tpex_month_history(
             Exchange::Tpex,
             date,
             Cells {
-                ohlc: [cell(3), cell(4), cell(5), cell(6)],
+                ohlc: [&cell(3), &cell(4), &cell(5), &cell(6)],
                 volume: &(lots.saturating_mul(1000)).to_string(),
                 value: &value,
                 trades: Some(&cell(8)),
