@@ -746,3 +746,23 @@ fn tpex_openapi_daily_lists_names() {
         ("006201", "元大富櫃50")
     );
 }
+
+#[test]
+fn a_volume_that_overflows_in_shares_is_absent_not_a_panic() {
+    // The recorded after-close body with its cumulative volume and a book level turned into
+    // counts of lots whose shares do not fit in a u64.
+    let body =
+        String::from_utf8(fixture("mis_getStockInfo_2330_afterclose_20231229.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let item = &mut json["msgArray"][0];
+    item["v"] = "18446744073709552".into();
+    item["g"] = "18446744073709552_1_".into();
+    let p = quotes(json.to_string().as_bytes(), Board::Regular, Utc::now()).unwrap();
+    let q = &p.items[0];
+    assert_eq!(q.volume, None);
+    assert!(
+        q.bids.iter().all(|b| b.volume < u64::MAX / 2),
+        "{:?}",
+        q.bids
+    );
+}

@@ -66,7 +66,8 @@ fn book(prices: &Option<Cell<'_>>, volumes: &Option<Cell<'_>>, lot: u64) -> Vec<
             let price = parse_number(p).filter(|p| !p.is_zero())?;
             Some(BookLevel {
                 price,
-                volume: parse_count(v)? * lot,
+                // A volume too large to be one (it would overflow in shares) is no level.
+                volume: parse_count(v)?.checked_mul(lot)?,
             })
         })
         .collect()
@@ -121,7 +122,10 @@ pub fn quotes(body: &[u8], board: Board, received_at: DateTime<Utc>) -> Result<P
             if index {
                 None
             } else {
-                field(cell).and_then(|v| parse_count(&v)).map(|v| v * lot)
+                // A count that overflows in shares is not a volume: absent, never a wrap or a panic.
+                field(cell)
+                    .and_then(|v| parse_count(&v))
+                    .and_then(|v| v.checked_mul(lot))
             }
         };
         Ok(Quote {
