@@ -209,14 +209,26 @@ fn main() {
         .or_else(|_| std::env::var("EXPERIMENT_TEST_KAFKA_BROKERS"))
         .ok();
     if let Some(b) = brokers {
-        let prefix = format!("bench-latency-{}.", std::process::id());
-        let config = experiment_core::kafka::KafkaConfig::new(b.clone()).with_prefix(prefix);
-        let bus = rt.block_on(async { experiment_core::kafka::KafkaBus::connect(config) });
-        buses.push((
-            format!("Kafka protocol ({b})"),
-            Arc::new(bus.unwrap()),
-            String::new(),
-        ));
+        // librdkafka's defaults, then a short fetch wait. A broker that holds a fetch for its
+        // whole `fetch.wait.max.ms` (500 ms by default) although data arrived, as the test
+        // broker tansu does, adds up to that wait to every tick; Apache Kafka answers as soon
+        // as `fetch.min.bytes` is there. `bus.properties` sets it in production.
+        for (label, wait) in [("defaults", None), ("fetch.wait.max.ms=5", Some("5"))] {
+            let prefix = format!("bench-latency-{}-{}.", std::process::id(), buses.len());
+            let mut config =
+                experiment_core::kafka::KafkaConfig::new(b.clone()).with_prefix(prefix);
+            if let Some(w) = wait {
+                config
+                    .properties
+                    .insert("fetch.wait.max.ms".into(), w.into());
+            }
+            let bus = rt.block_on(async { experiment_core::kafka::KafkaBus::connect(config) });
+            buses.push((
+                format!("Kafka protocol ({b}), {label}"),
+                Arc::new(bus.unwrap()),
+                String::new(),
+            ));
+        }
     }
     for (name, bus, prefix) in buses {
         let f = rt.block_on(measure(bus, &prefix, quotes, per_second));
